@@ -1,0 +1,47 @@
+"""The FastAPI application factory.
+
+``create_app(accord)`` mounts one router per concern: HMA's 1.x routes at the
+root (so HMA clients work unchanged) and accord's own under ``/v1``. Every
+route but ``/status`` requires an API key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from accord import __version__
+from accord.api.errors import install_error_handlers
+from accord.runtime import Accord
+
+__all__ = ["create_app"]
+
+
+def create_app(accord: Accord | None = None, *, start_matcher: bool = True) -> FastAPI:
+    """The HTTP service of one accord home."""
+    accord = accord or Accord()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if start_matcher:
+            accord.matcher.start()
+        try:
+            yield
+        finally:
+            accord.close()
+
+    app = FastAPI(
+        title="accord",
+        version=__version__,
+        summary="Hash matching, moderation, data rights and a verifiable ledger.",
+        lifespan=lifespan,
+    )
+    app.state.accord = accord
+    install_error_handlers(app)
+
+    from accord.api.routers import status
+
+    app.include_router(status.router)
+    return app

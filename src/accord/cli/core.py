@@ -1,0 +1,52 @@
+"""``accord init`` and ``accord serve``."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+from accord.cli.app import app, err, get_accord, out
+
+
+@app.command()
+def init() -> None:
+    """Create the home (database, secrets) and, the first time, an admin key.
+
+    The admin key is printed once, on standard output; store it somewhere safe.
+    """
+    accord = get_accord()
+    if accord.keys.count_admins() == 0:
+        key = accord.keys.create("admin", note="created by accord init", actor="cli:init")
+        err.print(f"accord home: {accord.settings.home}")
+        err.print("created the first admin key (shown once; keep it):")
+        out.print(key)
+    else:
+        err.print(f"accord home: {accord.settings.home} (ready; admin key exists)")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="Address to bind (default ACCORD_HOST or 127.0.0.1)."),
+    port: int = typer.Option(None, help="Port (default ACCORD_PORT or 8000)."),
+    workers: int = typer.Option(None, help="Processes (default ACCORD_WORKERS or 1)."),
+) -> None:
+    """Start the HTTP service (HMA-compatible routes and /v1)."""
+    import uvicorn
+
+    accord = get_accord()
+    settings = accord.settings
+    threads = str(settings.threads)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, threads)
+    bind_host = host or settings.host
+    bind_port = port or settings.port
+    err.print(f"serving accord home {settings.home} on http://{bind_host}:{bind_port}")
+    uvicorn.run(
+        "accord.api.asgi:app",
+        host=bind_host,
+        port=bind_port,
+        workers=workers or settings.workers,
+        log_level="warning",
+        access_log=False,
+    )

@@ -1,0 +1,57 @@
+"""The ledger's append interface on both databases."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from accord.errors import InvalidInput
+from accord.ledger import canonical_json
+
+
+def test_appends_are_sequential_canonical_and_hashed(store):
+    with store.db.write() as conn:
+        first = store.ledger.append(conn, "bank.created", {"bank": "B", "z": 1, "a": [1, "x"]})
+        second, third = store.ledger.append_many(
+            conn,
+            [("bank.updated", {"bank": "B"}, "key:abc"), ("bank.deleted", {"bank": "B"}, None)],
+        )
+    assert [first.seq, second.seq, third.seq] == [0, 1, 2]
+    assert store.ledger.size() == 3
+    entries = store.ledger.entries(0, 3)
+    assert [e.body for e in entries] == [first.body, second.body, third.body]
+    decoded = json.loads(first.body)
+    assert decoded["data"] == {"a": [1, "x"], "bank": "B", "z": 1}
+    assert first.body == canonical_json(decoded)
+    assert first.leaf_hash == hashlib.sha256(b"\x00" + first.body).digest()
+    assert entries[1].data["actor"] == "key:abc"
+
+
+def test_a_failed_transaction_appends_nothing(store):
+    def change_that_fails() -> None:
+        with store.db.write() as conn:
+            store.ledger.append(conn, "bank.created", {"bank": "B"})
+            raise RuntimeError("the change failed")
+
+    with pytest.raises(RuntimeError):
+        change_that_fails()
+    assert store.ledger.size() == 0
+
+
+def test_unknown_kinds_and_bad_values_are_refused(accord):
+    with accord.db.write() as conn:
+        with pytest.raises(InvalidInput, match="unknown ledger event kind"):
+            accord.ledger.append(conn, "bank.exploded", {})
+        with pytest.raises(InvalidInput, match="canonicalisable"):
+            accord.ledger.append(conn, "bank.created", {"x": float("nan")})
+    assert accord.ledger.size() == 0
+
+
+def test_pseudonyms_are_stable_keyed_and_opaque(accord):
+    p = accord.pseudonymizer
+    assert p("alice") == p("alice")
+    assert p("alice") != p("bob")
+    assert "alice" not in p("alice")
+    assert p("alice").startswith("p:")
