@@ -64,3 +64,32 @@ def store(request: pytest.FixtureRequest, tmp_path: Path, clock: ManualClock) ->
     else:
         settings = Settings(home=tmp_path / "home")
     yield from _make_accord(settings, clock)
+
+
+@pytest.fixture
+def api_keys(accord: Accord) -> dict[str, str]:
+    """One key per role, by role name."""
+    from accord.keys.model import Role
+
+    return {role.value: accord.keys.create(role, subject=f"{role.value}-account") for role in Role}
+
+
+@pytest.fixture
+def client(accord: Accord) -> Iterator[object]:
+    """A TestClient of the app over ``accord`` (the matcher is started by the app)."""
+    from fastapi.testclient import TestClient
+
+    from accord.api.app import create_app
+
+    with TestClient(create_app(accord, start_matcher=False)) as test_client:
+        yield test_client
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+def headers(api_keys: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Authorization headers by role name: ``client.get(url, headers=headers["curator"])``."""
+    return {role: auth(key) for role, key in api_keys.items()}
