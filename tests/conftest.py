@@ -180,8 +180,9 @@ def make_video(tmp_path: Path):
             for i in range(int(seconds * fps)):
                 frame = background.copy()
                 # the scene changes every second, so sampled frames differ
-                frame = np.roll(frame, shift=(i // fps) * 7, axis=1)
-                x = (i * 3) % max(1, width - 16)
+                seconds_in = i / fps  # motion is a function of time, not of frame number
+                frame = np.roll(frame, shift=int(seconds_in) * 7, axis=1)
+                x = int(seconds_in * 30) % max(1, width - 16)
                 frame[10:26, x : x + 16] = 255 - frame[10:26, x : x + 16]
                 video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
                 for packet in stream.encode(video_frame):

@@ -55,7 +55,9 @@ def test_signal_lookup_raw_lookup_compare_and_status(client, headers, bank):
     query = other_pdq(PDQ, 4)
     found = client.get(f"/m/lookup?signal={query}&signal_type=pdq", headers=h).json()
     assert found == {"TEST_BANK": [{"bank_content_id": content_id, "distance": "4"}]}
-    assert client.get(f"/m/lookup?signal={other_pdq(PDQ, 64)}&signal_type=pdq", headers=h).json() == {}
+    assert (
+        client.get(f"/m/lookup?signal={other_pdq(PDQ, 64)}&signal_type=pdq", headers=h).json() == {}
+    )
     restricted = client.get(f"/m/lookup?signal={query}&signal_type=pdq&banks=OTHER", headers=h)
     assert restricted.json() == {}
     raw = client.get(f"/m/raw_lookup?signal={query}&signal_type=pdq", headers=h).json()
@@ -67,7 +69,8 @@ def test_signal_lookup_raw_lookup_compare_and_status(client, headers, bank):
     compared = client.post("/m/compare", json={"pdq": [PDQ, query]}, headers=h).json()
     assert compared == {"pdq": [True, {"distance": 4}]}
     status = client.get("/m/index/status?signal_type=pdq", headers=h).json()
-    assert status["pdq"]["size"] == 1 and status["pdq"]["present"] is True
+    assert status["pdq"]["size"] == 1
+    assert status["pdq"]["present"] is True
 
 
 def test_hma_error_messages(client, headers, bank):
@@ -127,7 +130,9 @@ def test_video_upload_bank_and_match_reencoded_copy(client, headers, bank, make_
 )
 def test_bad_media_is_a_clear_4xx_and_nothing_is_stored(client, headers, bank, payload, status):
     h = headers["curator"]
-    response = client.post("/c/bank/TEST_BANK/content", files={"photo": ("a.jpg", payload)}, headers=h)
+    response = client.post(
+        "/c/bank/TEST_BANK/content", files={"photo": ("a.jpg", payload)}, headers=h
+    )
     assert response.status_code == status
     assert response.json()["message"]
     assert client.get("/m/index/status", headers=h).json()["pdq"]["size"] == 0

@@ -12,12 +12,16 @@ def test_create_bulk_import_and_match_with_labels(client, headers):
     )
     assert created.status_code == 201
     items = [
-        {"signals": {"md5": f"{i:032x}"}, "labels": {"ideology": "accelerationist"},
-         "external_id": f"gifct-{i}"}
+        {
+            "signals": {"md5": f"{i:032x}"},
+            "labels": {"ideology": "accelerationist"},
+            "external_id": f"gifct-{i}",
+        }
         for i in range(2000)
     ]
-    bulk = client.post("/v1/banks/TVEC/content/bulk", json={"items": items, "source": "GIFCT"},
-                       headers=h)
+    bulk = client.post(
+        "/v1/banks/TVEC/content/bulk", json={"items": items, "source": "GIFCT"}, headers=h
+    )
     assert bulk.status_code == 201, bulk.text
     assert bulk.json()["count"] == 2000
     ndjson = "\n".join(json.dumps({"signals": {"md5": f"{i:032x}"}}) for i in range(2000, 2100))
@@ -28,7 +32,8 @@ def test_create_bulk_import_and_match_with_labels(client, headers):
     )
     assert more.json()["count"] == 100
     result = client.post(
-        "/v1/match/signals", json={"signals": [{"signal_type": "md5", "value": f"{7:032x}"}]},
+        "/v1/match/signals",
+        json={"signals": [{"signal_type": "md5", "value": f"{7:032x}"}]},
         headers=h,
     ).json()
     match = result[0]["matches"][0]
@@ -44,7 +49,8 @@ def test_bulk_with_one_bad_line_stores_nothing(client, headers):
     client.post("/v1/banks", json={"name": "TVEC"}, headers=h)
     ndjson = "\n".join([json.dumps({"signals": {"md5": "0" * 32}}), "{not json"])
     response = client.post(
-        "/v1/banks/TVEC/content/bulk", content=ndjson,
+        "/v1/banks/TVEC/content/bulk",
+        content=ndjson,
         headers={**h, "Content-Type": "application/x-ndjson"},
     )
     assert response.status_code == 400
@@ -78,6 +84,9 @@ def test_upload_match_reports_labels_and_negative_bank_suppression(
 
 
 def test_roles_on_v1_routes(client, headers):
-    assert client.post("/v1/banks", json={"name": "X"}, headers=headers["moderator"]).status_code == 403
+    assert (
+        client.post("/v1/banks", json={"name": "X"}, headers=headers["moderator"]).status_code
+        == 403
+    )
     assert client.get("/v1/banks", headers=headers["reporter"]).status_code == 403
     assert client.get("/v1/banks", headers=headers["auditor"]).status_code == 200

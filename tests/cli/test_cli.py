@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-import click
-import pytest
 import typer
+from typer.core import TyperGroup
 
 from accord.cli.app import app, run
 
@@ -30,7 +29,8 @@ def test_init_prints_the_first_admin_key_once(capsys):
 def test_keys_create_prints_only_the_key(capsys):
     code, out, _ = cli(capsys, "keys", "create", "--role", "curator")
     assert code == 0
-    assert out.count("\n") == 1 and out.startswith("acc_")
+    assert out.count("\n") == 1
+    assert out.startswith("acc_")
     code, _, err = cli(capsys, "keys", "create", "--role", "overlord")
     assert code == 2
     assert "overlord" in err
@@ -44,7 +44,9 @@ def test_bank_import_export_round_trip(capsys, tmp_path):
     assert code == 0, err
     assert "imported 1000" in err
     out_file = tmp_path / "export.jsonl"
-    assert cli(capsys, "bank", "export", "TVEC", "--format", "jsonl", "--out", str(out_file))[0] == 0
+    assert (
+        cli(capsys, "bank", "export", "TVEC", "--format", "jsonl", "--out", str(out_file))[0] == 0
+    )
     records = [json.loads(line) for line in out_file.read_text().splitlines()]
     assert len(records) == 1000
     assert records[0]["labels"] == {"entity": ["X"]}
@@ -74,7 +76,9 @@ def test_hash_add_and_match_files(capsys, tmp_path, make_image, reencode):
     types = {json.loads(line)["signal_type"] for line in out.splitlines()}
     assert "pdq" in types
     cli(capsys, "bank", "create", "TVEC")
-    code, out, err = cli(capsys, "bank", "add", "TVEC", str(original), "--label", "behaviour=attack")
+    code, out, err = cli(
+        capsys, "bank", "add", "TVEC", str(original), "--label", "behaviour=attack"
+    )
     assert code == 0, err
     code, out, _ = cli(capsys, "match", str(copy), str(unrelated))
     assert code == 1  # something matched
@@ -89,11 +93,11 @@ def test_unknown_bank_is_exit_code_4(capsys):
     assert "NOPE" in err
 
 
-def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+def _commands(group: TyperGroup, prefix: str = "") -> list[tuple[str, object]]:
     found = []
     for name, command in group.commands.items():
         found.append((f"{prefix}{name}", command))
-        if isinstance(command, click.Group):
+        if isinstance(command, TyperGroup):
             found.extend(_commands(command, f"{prefix}{name} "))
     return found
 
@@ -104,7 +108,7 @@ def test_every_command_has_help_and_is_in_the_readme():
     import accord.cli.commands  # noqa: F401 - registers the groups
 
     root = typer.main.get_command(app)
-    assert isinstance(root, click.Group)
+    assert isinstance(root, TyperGroup)
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     missing = []
     for name, command in _commands(root):

@@ -32,7 +32,11 @@ def test_pull_follows_adds_and_removes_from_a_checkpoint(accord, peer):
     )
     accord.banks.create_bank("FROM_PEER", actor="t")
     first = accord.exchange.pull(
-        "http://testserver", local_bank="FROM_PEER", remote_bank="SHARED", key=key, actor="t",
+        "http://testserver",
+        local_bank="FROM_PEER",
+        remote_bank="SHARED",
+        key=key,
+        actor="t",
         client=client,
     )
     assert (first.added, first.removed) == (30, 0)
@@ -42,9 +46,15 @@ def test_pull_follows_adds_and_removes_from_a_checkpoint(accord, peer):
     assert accord.matcher.lookup("md5", f"{3:032x}").matches
 
     other.banks.remove_content("SHARED", ids[3], actor="peer")
-    other.banks.add_content("SHARED", ContentInput(signals={"md5": "f" * 32}), source="p", actor="peer")
+    other.banks.add_content(
+        "SHARED", ContentInput(signals={"md5": "f" * 32}), source="p", actor="peer"
+    )
     second = accord.exchange.pull(
-        "http://testserver", local_bank="FROM_PEER", remote_bank="SHARED", key=key, actor="t",
+        "http://testserver",
+        local_bank="FROM_PEER",
+        remote_bank="SHARED",
+        key=key,
+        actor="t",
         client=client,
     )
     assert (second.added, second.removed) == (1, 1)
@@ -52,7 +62,11 @@ def test_pull_follows_adds_and_removes_from_a_checkpoint(accord, peer):
     assert accord.matcher.lookup("md5", f"{3:032x}").matches == []
     assert accord.matcher.lookup("md5", "f" * 32).matches
     again = accord.exchange.pull(
-        "http://testserver", local_bank="FROM_PEER", remote_bank="SHARED", key=key, actor="t",
+        "http://testserver",
+        local_bank="FROM_PEER",
+        remote_bank="SHARED",
+        key=key,
+        actor="t",
         client=client,
     )
     assert (again.added, again.removed) == (0, 0)
@@ -65,6 +79,10 @@ def test_pull_needs_a_key_the_peer_accepts(accord, peer):
 
     with pytest.raises(UpstreamError, match="401"):
         accord.exchange.pull(
-            "http://testserver", local_bank="FROM_PEER", remote_bank="SHARED", key="acc_bad",
-            actor="t", client=client,
+            "http://testserver",
+            local_bank="FROM_PEER",
+            remote_bank="SHARED",
+            key="acc_bad",
+            actor="t",
+            client=client,
         )

@@ -74,7 +74,10 @@ def test_bad_labels_and_unknown_types_are_refused(accord):
     accord.banks.create_bank("TVEC", actor="t")
     with pytest.raises(InvalidInput, match="label dimension"):
         accord.banks.add_content(
-            "TVEC", ContentInput(signals={"pdq": A}, labels={"colour": "red"}), source="s", actor="t"
+            "TVEC",
+            ContentInput(signals={"pdq": A}, labels={"colour": "red"}),
+            source="s",
+            actor="t",
         )
     with pytest.raises(InvalidInput, match="No such SignalType"):
         accord.banks.add_content("TVEC", ContentInput(signals={"tmk": "x"}), source="s", actor="t")
@@ -87,10 +90,15 @@ def test_matcher_follows_adds_removes_and_enable_flags(store):
     banks.create_bank("TVEC", actor="t")
     assert matcher.lookup("pdq", A).matches == []
     content = banks.add_content(
-        "TVEC", ContentInput(signals={"pdq": A}, labels={"behaviour": "attack"}), source="s", actor="t"
+        "TVEC",
+        ContentInput(signals={"pdq": A}, labels={"behaviour": "attack"}),
+        source="s",
+        actor="t",
     )
     result = matcher.lookup("pdq", near(A, 10))
-    assert [(m.bank, m.content_id, m.distance) for m in result.matches] == [("TVEC", content.id, 10)]
+    assert [(m.bank, m.content_id, m.distance) for m in result.matches] == [
+        ("TVEC", content.id, 10)
+    ]
     assert result.matches[0].labels == {"behaviour": ["attack"]}
     assert matcher.lookup("pdq", near(A, 32)).matches == []
     banks.set_content_enabled("TVEC", content.id, False, actor="t")
@@ -137,7 +145,10 @@ def test_a_fresh_matcher_loads_what_is_banked(settings, clock, accord):
 
     accord.banks.create_bank("TVEC", actor="t")
     accord.banks.add_many(
-        "TVEC", [ContentInput(signals={"pdq": near(A, i)}) for i in range(40)], source="s", actor="t"
+        "TVEC",
+        [ContentInput(signals={"pdq": near(A, i)}) for i in range(40)],
+        source="s",
+        actor="t",
     )
     other = Accord(settings, clock=clock)
     try:
@@ -150,7 +161,10 @@ def test_a_fresh_matcher_loads_what_is_banked(settings, clock, accord):
 def test_change_feed_is_ordered_and_complete(store):
     store.banks.create_bank("TVEC", actor="t")
     ids = store.banks.add_many(
-        "TVEC", [ContentInput(signals={"md5": f"{i:032x}"}) for i in range(5)], source="s", actor="t"
+        "TVEC",
+        [ContentInput(signals={"md5": f"{i:032x}"}) for i in range(5)],
+        source="s",
+        actor="t",
     )
     store.banks.remove_content("TVEC", ids[0], actor="t")
     feed = store.banks.changes_since(0)

@@ -38,19 +38,25 @@ FOLLOWER = textwrap.dedent(
 def test_second_process_follows_adds_and_removes(store):
     store.banks.create_bank("TVEC", actor="t")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", FOLLOWER, str(store.settings.home),
-         store.settings.resolved_database_url],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
-    )
-    try:
-        assert proc.stdout is not None and proc.stdin is not None
-        assert proc.stdout.readline().strip() == "ready"
+    command = [
+        sys.executable,
+        "-c",
+        FOLLOWER,
+        str(store.settings.home),
+        store.settings.resolved_database_url,
+    ]
+    with subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+    ) as proc:
+        assert proc.stdout is not None
+        assert proc.stdin is not None
+        stdin, stdout = proc.stdin, proc.stdout
+        assert stdout.readline().strip() == "ready"
 
         def ask() -> list[int]:
-            proc.stdin.write(H + "\n")
-            proc.stdin.flush()
-            return json.loads(proc.stdout.readline())
+            stdin.write(H + "\n")
+            stdin.flush()
+            return json.loads(stdout.readline())
 
         assert ask() == []
         content = store.banks.add_content(
@@ -65,7 +71,5 @@ def test_second_process_follows_adds_and_removes(store):
         while ask() != []:
             assert time.monotonic() - started < 5, "still matched 5 s after removal"
             time.sleep(0.05)
-    finally:
-        if proc.stdin:
-            proc.stdin.close()
+        stdin.close()
         proc.wait(timeout=10)

@@ -10,8 +10,8 @@ without rebuilding or shipping whole indexes.
 
 A lookup asks the type's index for hits at the widest threshold in force, then
 applies each bank's own threshold, its enabled flag and its coin flip, and
-finally the negative banks: a query that matches known-safe content matches
-nothing else.
+finally the negative banks: a positive match stands only if the query is
+strictly closer to it than to any known-safe content.
 """
 
 from __future__ import annotations
@@ -279,10 +279,18 @@ class Matcher:
                 detail=detail,
             )
 
-        if negatives:
-            return LookupResult(signal_type, [], suppressed_by=[as_match(f) for f in negatives])
-        ordered = sorted(positives, key=lambda f: (f[2], f[0].name, f[1]))
-        return LookupResult(signal_type, [as_match(f) for f in ordered])
+        # Nearest wins: a positive match stands only if the query is strictly closer to
+        # it than to every known-safe item (the safe twin of a banked image does not
+        # silence the banked image itself).
+        nearest_safe = min((f[2] for f in negatives), default=float("inf"))
+        kept = [f for f in positives if f[2] < nearest_safe]
+        silenced = bool(negatives) and len(kept) < len(positives)
+        ordered = sorted(kept, key=lambda f: (f[2], f[0].name, f[1]))
+        return LookupResult(
+            signal_type,
+            [as_match(f) for f in ordered],
+            suppressed_by=[as_match(f) for f in negatives] if silenced else [],
+        )
 
     def _widest(self, name: str, stype: Any) -> float:
         widest = float(stype.default_threshold)

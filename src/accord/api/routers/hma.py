@@ -153,7 +153,9 @@ def compare(
         stype = accord.signals.get(name)
         a, b = (stype.validate(v) for v in pair)
         result = stype.compare(a, b)
-        distance: Any = int(result.distance) if result.distance.is_integer() else result.distance
+        distance: Any = (
+            int(result.distance) if float(result.distance).is_integer() else result.distance
+        )
         out[name] = [result.match, {"distance": distance}]
     return out
 
