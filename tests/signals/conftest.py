@@ -168,10 +168,11 @@ def _hex_samples(length: int) -> Callable[[random.Random, int], list[str]]:
     return samples
 
 
-WORDS = (
+_VOCABULARY = (
     "people nation struggle history freedom enemy future blood land order truth "
     "power duty honour children fight rise fall remember never again today must"
-).split()
+)
+WORDS = tuple(_VOCABULARY.split())
 
 
 def _text_samples(rng: random.Random, n: int) -> list[str]:

@@ -139,7 +139,7 @@ def test_hashing_each_content_type_gives_a_valid_signal(
     content = {
         ContentType.PHOTO: encode_image(make_image(5), "PNG"),
         ContentType.VIDEO: make_video(5),
-        ContentType.TEXT: "We will never forget: the people rise today.".encode(),
+        ContentType.TEXT: "Nous n'oublierons jamais : le peuple se lève.".encode(),
         ContentType.URL: b"HTTPS://Example.COM/a/../b?utm_medium=x",
     }
     for content_type in signal_type.content_types:
