@@ -72,9 +72,12 @@ def _video(
     rate: int = 10,
     codec: str = "mpeg4",
     container: str = "mp4",
-    bit_rate: int | None = None,
+    bit_rate: int = 1_500_000,
+    output_size: int | None = None,
 ) -> bytes:
-    """A short video of moving shapes over a textured background drawn from ``seed``."""
+    """A short video of moving shapes over a textured background drawn from ``seed``;
+    ``output_size`` scales the same content to another frame size."""
+    out_side = output_size or size
     rng = np.random.default_rng(seed)
     background = np.asarray(_picture(seed, 128).resize((size, size)), dtype=np.uint8)
     shapes = [
@@ -89,19 +92,23 @@ def _video(
     buffer = io.BytesIO()
     with av.open(buffer, "w", format=container) as out:
         stream = out.add_stream(codec, rate=rate)
-        stream.width = size
-        stream.height = size
+        stream.width = out_side
+        stream.height = out_side
         stream.pix_fmt = "yuv420p"
-        if bit_rate:
-            stream.bit_rate = bit_rate
+        stream.bit_rate = bit_rate
         for n in range(int(seconds * rate)):
             frame = background.copy()
-            # the scene changes every second, as footage does
-            frame = np.roll(frame, shift=(n // rate) * size // 5, axis=1)
+            # the scene changes every second (half-way between samples), as footage does
+            frame = np.roll(frame, shift=((n + rate // 2) // rate) * size // 5, axis=1)
             for (x0, y0), (dx, dy), side, colour in shapes:
                 x = int(x0 + dx * n) % size
                 y = int(y0 + dy * n) % size
                 frame[y : y + side, x : x + side] = colour
+            if out_side != size:
+                scaled = Image.fromarray(frame).resize(
+                    (out_side, out_side), Image.Resampling.BILINEAR
+                )
+                frame = np.asarray(scaled)
             video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
             for packet in stream.encode(video_frame):
                 out.mux(packet)
