@@ -66,11 +66,12 @@ def test_modes_are_converted_to_rgb() -> None:
     ("data", "message"),
     [
         (b"", "empty"),
-        (os.urandom(2048), "not an image"),
+        (os.urandom(2048), "not an image of a supported format"),
+        (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n", "not an image"),
         (b"GIF89a" + b"\x00" * 3, "not an image|cannot be read|truncated|corrupt"),
         (b"just some text, not a picture", "not an image"),
     ],
-    ids=["empty", "random", "gif-stub", "text"],
+    ids=["empty", "random", "eps", "gif-stub", "text"],
 )
 def test_not_an_image(data: bytes, message: str) -> None:
     with pytest.raises(InvalidMedia, match=message):
