@@ -25,14 +25,29 @@ shared shingles are ``J·(a+b)/(1+J)``, and the score is that over
 ``distance <= threshold`` (0.5 by default). The index scans a numpy matrix of
 all signatures with the same arithmetic (the same function), so it agrees
 with :meth:`TextSignal.compare` exactly; a bank of manifestos holds thousands
-of texts, and a scan of 100,000 signatures is a few milliseconds.
+of texts, and a scan of 100,000 signatures takes tens of milliseconds.
 
 Measured (``.venv/bin/python benchmarks/text_methods.py``: 600 generated
 originals of 80..1,500 words × 10 edits = 6,000 near-duplicate pairs, 120,000
 unrelated pairs, 40 % of all texts ending in one of six shared stock passages):
 recall at the threshold that keeps precision >= 99.9 %, and hashing time.
 
-{FIGURES}
+    method                        recall   x SimHash  hash ms
+    simhash 64-bit (baseline)      0.436     1.00      8.2
+    tlsh (normalised text)         0.306     0.70      1.7
+    minhash pairs, Jaccard         0.907     2.08      9.8
+    minhash pairs, Ochiai          0.971     2.23      6.1   <- shipped
+    minhash pairs, containment     0.379     0.87      5.4
+    minhash triples, Jaccard       0.852     1.95      7.3
+    minhash triples, Ochiai        0.926     2.12      7.2
+    minhash triples, containment   0.567     1.30      6.4
+
+Per edit, the shipped method at that threshold: swaps 0.988, deletions,
+insertions, typos, re-wrapping, case/punctuation 1.000, paragraphs dropped
+0.977, excerpt 0.920, embedded 0.973, all at once 0.852; SimHash and TLSH
+find almost no excerpts or embedded copies (<= 0.09). At the shipped default
+(score >= 0.5) recall is 0.956 with 3 false positives in 120,000 unrelated
+pairs. An index scan of 99,600 signatures took 40 ms per query (2 shared cores).
 """
 
 from __future__ import annotations
