@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from accord.errors import InvalidSignal
 from accord.signals import UrlSignal, canonicalize_url
@@ -72,3 +74,54 @@ def test_hash_url_and_compare() -> None:
     assert a == b
     assert signal.compare(a, b).match
     assert not signal.compare(a, signal.validate("https://example.com/b")).match
+
+
+PIECES = st.sampled_from(
+    [
+        "a",
+        "B",
+        ".",
+        "..",
+        "%7e",
+        "%2F",
+        "%41",
+        "%",
+        "~",
+        " ",
+        "é",
+        "?",
+        "&",
+        "=",
+        "+",
+        "#",
+        "@",
+        ":",
+        "utm_x",
+        "fbclid",
+        "//",
+        "%zz",
+        "[",
+        "]",
+        "\\",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    scheme=st.sampled_from(["http", "HTTPS", "ftp", ""]),
+    host=st.sampled_from(
+        ["example.com", "EXAMPLE.com.", "bücher.de", "[::1]", "1.2.3.4", "", "a_b"]
+    ),
+    port=st.sampled_from(["", ":80", ":443", ":8080", ":"]),
+    rest=st.lists(PIECES, max_size=12).map("".join),
+)
+def test_canonical_form_is_a_fixed_point(scheme: str, host: str, port: str, rest: str) -> None:
+    raw = f"{scheme}://{host}{port}/{rest}"
+    try:
+        canonical = canonicalize_url(raw)
+    except InvalidSignal:
+        return
+    assert canonicalize_url(canonical) == canonical
+    assert canonical.startswith(("http://", "https://"))
+    assert "#" not in canonical
