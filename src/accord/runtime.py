@@ -21,6 +21,7 @@ from accord.store.engine import Database
 if TYPE_CHECKING:
     from accord.matching.matcher import Matcher
     from accord.matching.service import BankService
+    from accord.rights.service import RightsService
     from accord.signals.media import MediaLimits
     from accord.signals.registry import SignalRegistry
 
@@ -87,6 +88,12 @@ class Accord:
         from accord.matching.matcher import Matcher
 
         return Matcher(self.db, self.signals, poll_seconds=self.settings.matcher_poll_seconds)
+
+    @cached_property
+    def rights(self) -> RightsService:
+        from accord.rights.service import RightsService
+
+        return RightsService(self.db, self.ledger, self.clock)
 
     def close(self) -> None:
         if "matcher" in self.__dict__:
