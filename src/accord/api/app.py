@@ -41,7 +41,8 @@ def create_app(accord: Accord | None = None, *, start_matcher: bool = True) -> F
     app.state.accord = accord
     install_error_handlers(app)
 
-    from accord.api.routers import status
+    from accord.api.routers import rights, status
 
     app.include_router(status.router)
+    app.include_router(rights.router, prefix="/v1")
     return app
