@@ -43,7 +43,12 @@ def signal(action, *, at=0, kind="gpc", source="header:Sec-GPC", category=None, 
 def test_vocabulary_holds_train_ai_system_and_the_six_categories():
     assert PURPOSES["train_ai_system"].basis is Basis.LEGITIMATE_INTEREST
     assert set(CATEGORIES) == {
-        "posts", "photos", "videos", "comments", "messages", "interaction_telemetry"
+        "posts",
+        "photos",
+        "videos",
+        "comments",
+        "messages",
+        "interaction_telemetry",
     }
 
 
@@ -54,8 +59,9 @@ def test_r5_legitimate_interest_allows_until_objection():
 
 def test_r5_consent_basis_denies_until_opt_in():
     assert resolve([], "personalised_ads", "posts", T0).reason is Reason.NO_CONSENT
-    d = resolve([entry(Action.CONSENT, purpose="personalised_ads")], "personalised_ads",
-                "posts", T0)
+    d = resolve(
+        [entry(Action.CONSENT, purpose="personalised_ads")], "personalised_ads", "posts", T0
+    )
     assert (d.allowed, d.reason) == (True, Reason.CONSENT)
 
 
@@ -67,7 +73,11 @@ def test_r1_entries_after_as_of_do_not_count():
 
 
 def test_r2_latest_explicit_choice_wins():
-    history = [entry(Action.OBJECT, at=0), entry(Action.CONSENT, at=1), entry(Action.WITHDRAW, at=2)]
+    history = [
+        entry(Action.OBJECT, at=0),
+        entry(Action.CONSENT, at=1),
+        entry(Action.WITHDRAW, at=2),
+    ]
     assert resolve(history, AI, "posts", T0 + timedelta(hours=1)).reason is Reason.CONSENT
     d = resolve(history, AI, "posts", T0 + timedelta(hours=3))
     assert (d.allowed, d.reason) == (False, Reason.WITHDRAWN)
@@ -87,8 +97,10 @@ def test_r2_explicit_choice_outranks_signals_either_way():
     consented = [entry(Action.CONSENT, at=0), signal(Action.SIGNAL_DENY, at=1)]
     d = resolve(consented, AI, "posts", when)
     assert (d.allowed, d.reason) == (True, Reason.CONSENT)
-    objected = [entry(Action.OBJECT, at=0), signal(Action.SIGNAL_ALLOW, at=1, kind="aipref",
-                                                   source="header:Content-Usage")]
+    objected = [
+        entry(Action.OBJECT, at=0),
+        signal(Action.SIGNAL_ALLOW, at=1, kind="aipref", source="header:Content-Usage"),
+    ]
     assert resolve(objected, AI, "posts", when).reason is Reason.OBJECTION
 
 
@@ -147,8 +159,9 @@ _signals = st.lists(
 )
 
 
-@given(_signals, st.sampled_from([Action.CONSENT, Action.OBJECT, Action.WITHDRAW]),
-       st.integers(0, 20))
+@given(
+    _signals, st.sampled_from([Action.CONSENT, Action.OBJECT, Action.WITHDRAW]), st.integers(0, 20)
+)
 def test_property_the_persons_choice_decides_whatever_the_signals(signals, action, at):
     history = [*signals, entry(action, at=at, rid="mine")]
     d = resolve(history, AI, "posts", T0 + timedelta(hours=30))

@@ -58,7 +58,8 @@ def test_state_as_of_any_past_time(store, clock):
     assert cell(t0 + timedelta(hours=2)).allowed
     assert cell(t0 + timedelta(hours=2), "photos").reason.value == "objection"
     ads = next(
-        d for d in store.rights.state("bob").decisions
+        d
+        for d in store.rights.state("bob").decisions
         if d.purpose == "personalised_ads" and d.category == "posts"
     )
     assert (ads.allowed, ads.reason.value) == (False, "signal")

@@ -69,7 +69,12 @@ def test_tdmrep_json_first_matching_rule_applies():
 
 @pytest.mark.parametrize(
     "doc",
-    ["not json", '{"location": "/"}', '[{"tdm-reservation": 1}]', '[{"location": "/", "tdm-reservation": 2}]'],
+    [
+        "not json",
+        '{"location": "/"}',
+        '[{"tdm-reservation": 1}]',
+        '[{"location": "/", "tdm-reservation": 2}]',
+    ],
 )
 def test_tdmrep_json_malformed_documents_are_errors(doc):
     with pytest.raises(InvalidInput, match="tdmrep.json"):
@@ -84,7 +89,7 @@ def test_tdmrep_json_malformed_documents_are_errors(doc):
         ("train-ai=y", ALLOW_AI),
         ("train-ai=y;x=1, foo=bar", ALLOW_AI),
         ("train-ai=y, train-ai=n", DENY_AI),  # the last value of a key applies
-        ('train-ai;allow=n, train-ai=y', ALLOW_AI),
+        ("train-ai;allow=n, train-ai=y", ALLOW_AI),
     ],
 )
 def test_content_usage_train_ai(value, effect):
@@ -111,7 +116,12 @@ def test_x_robots_tag_noai_and_noimageai():
 
 def test_signals_from_headers_reads_every_known_field_case_insensitively():
     found = signals_from_headers(
-        {"sec-gpc": "1", "TDM-Reservation": "1", "content-usage": "train-ai=n",
-         "X-Robots-Tag": "noai", "Other": "x"}
+        {
+            "sec-gpc": "1",
+            "TDM-Reservation": "1",
+            "content-usage": "train-ai=n",
+            "X-Robots-Tag": "noai",
+            "Other": "x",
+        }
     )
     assert sorted(s.kind for s in found) == ["aipref", "gpc", "robots", "tdmrep"]
