@@ -31,7 +31,8 @@ def test_roles_and_keys(client, headers):
     r = client.post("/v1/rights/object", json={"purpose": AI}, headers=headers["hasher"])
     assert r.status_code == 403
     r = client.post("/v1/rights/object", json={"purpose": AI}, headers=headers["admin"])
-    assert r.status_code == 400 and "subject" in r.json()["message"]
+    assert r.status_code == 400
+    assert "subject" in r.json()["message"]
     r = client.post(
         "/v1/rights/consent",
         json={"subject": "zed", "purpose": "personalised_ads", "category": "posts"},
@@ -41,7 +42,8 @@ def test_roles_and_keys(client, headers):
     r = client.post(
         "/v1/rights/withdraw", json={"subject": "zed", "purpose": "nope"}, headers=headers["admin"]
     )
-    assert r.status_code == 400 and "unknown purpose" in r.json()["message"]
+    assert r.status_code == 400
+    assert "unknown purpose" in r.json()["message"]
     assert client.get("/v1/rights/state/zed", headers=headers["auditor"]).status_code == 200
 
 
@@ -64,7 +66,8 @@ def test_signals_from_the_request_headers_and_the_body(client, headers):
     assert kinds == ["aipref", "gpc", "tdmrep", "tdmrep"]
     state = client.get("/v1/rights/state/user-account", headers=headers["user"]).json()
     cell = next(d for d in state["decisions"] if d["purpose"] == AI and d["category"] == "posts")
-    assert cell["allowed"] is False and cell["reason"] == "signal"
+    assert cell["allowed"] is False
+    assert cell["reason"] == "signal"
     assert len(cell["provenance"]) == 4
 
 
@@ -90,12 +93,16 @@ def test_purposes(client, headers):
 
 def test_public_form_shows_without_a_key_and_files_with_the_persons_key(client, api_keys):
     page = client.get("/v1/rights/object/form")
-    assert page.status_code == 200 and "<form" in page.text and AI in page.text
+    assert page.status_code == 200
+    assert "<form" in page.text
+    assert AI in page.text
     r = client.post(
         "/v1/rights/object/form",
         data={"key": api_keys["user"], "purpose": AI, "category": "photos"},
     )
-    assert r.status_code == 201 and "rr_" in r.text and "photos" in r.text
+    assert r.status_code == 201
+    assert "rr_" in r.text
+    assert "photos" in r.text
 
 
 @pytest.mark.parametrize(("key", "status"), [(None, 401), ("acc_wrong", 401), ("admin", 403)])

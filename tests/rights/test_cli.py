@@ -22,7 +22,8 @@ def test_object_consent_withdraw_show(capsys):
     )
     assert code == 0
     receipt = json.loads(out)
-    assert receipt["request_id"].startswith("rr_") and receipt["channel"] == "cli"
+    assert receipt["request_id"].startswith("rr_")
+    assert receipt["channel"] == "cli"
     assert call(capsys, "rights", "consent", "alice", "--purpose", "personalised_ads")[0] == 0
     assert call(capsys, "rights", "withdraw", "alice", "--purpose", "personalised_ads")[0] == 0
     code, out, _ = call(capsys, "rights", "show", "alice")
@@ -35,7 +36,8 @@ def test_object_consent_withdraw_show(capsys):
 
 def test_errors_have_exit_codes(capsys):
     code, _, err = call(capsys, "rights", "object", "alice", "--purpose", "nope")
-    assert code == 2 and "unknown purpose" in err
+    assert code == 2
+    assert "unknown purpose" in err
 
 
 def test_gate_and_affected(capsys, tmp_path, write_corpus):
@@ -56,10 +58,12 @@ def test_gate_and_affected(capsys, tmp_path, write_corpus):
     assert call(capsys, "rights", "object", "ben", "--purpose", "train_ai_system")[0] == 0
     code, out, _ = call(capsys, "rights", "affected", "--since", "2000-01-01")
     affected = json.loads(out)
-    assert len(affected) == 1 and affected[0]["subjects"] == 1
+    assert len(affected) == 1
+    assert affected[0]["subjects"] == 1
 
 
 @pytest.mark.parametrize("command", ["object", "consent", "withdraw", "show", "gate", "affected"])
 def test_every_command_has_help(capsys, command):
     code, out, _ = call(capsys, "rights", command, "--help")
-    assert code == 0 and len(out) > 100
+    assert code == 0
+    assert len(out) > 100

@@ -31,7 +31,8 @@ def test_gate_keeps_allowed_items_with_their_columns(accord, clock, write_corpus
     assert {r["subject_id"] for r in rows} == {"ben", "cat"}
     assert not any(r["subject_id"] == "ben" and r["category"] == "photos" for r in rows)
     assert len(rows) == 11
-    assert rows[0]["text"] == "ben says 0" and rows[0]["likes"] == 100
+    assert rows[0]["text"] == "ben says 0"
+    assert rows[0]["likes"] == 100
     assert manifest["input_count"] == 18
     assert manifest["output_count"] == 11
     assert manifest["excluded_by_reason"] == {"objection": 7}

@@ -24,7 +24,8 @@ def scenario(accord, client, headers, clock, write_corpus):
         json={"subject": "gpc-person"},
         headers={**headers["admin"], "Sec-GPC": "1"},
     )
-    assert r.status_code == 201 and r.json()["recorded"][0]["action"] == "gpc"
+    assert r.status_code == 201
+    assert r.json()["recorded"][0]["action"] == "gpc"
     r = client.post(
         "/v1/rights/signals",
         json={
@@ -39,7 +40,8 @@ def scenario(accord, client, headers, clock, write_corpus):
         },
         headers=headers["admin"],
     )
-    assert r.status_code == 201 and r.json()["recorded"][0]["action"] == "tdmrep"
+    assert r.status_code == 201
+    assert r.json()["recorded"][0]["action"] == "tdmrep"
     clock.advance(timedelta(minutes=5))
     rows = make_rows(SUBJECTS, per_subject=9)
     return write_corpus(rows), rows
@@ -97,4 +99,5 @@ def test_spark_on_json_lines_and_its_errors(accord, write_corpus, tmp_path, spar
     (tmp_path / "corrupt.jsonl").write_text('{"item_id": "a", "subj\n')
     with pytest.raises(InvalidInput):
         accord.rights.gate(tmp_path / "corrupt.jsonl", tmp_path / "c", engine="spark")
-    assert not (tmp_path / "c").exists() and not (tmp_path / "bad").exists()
+    assert not (tmp_path / "c").exists()
+    assert not (tmp_path / "bad").exists()

@@ -67,7 +67,9 @@ def test_state_as_of_any_past_time(store, clock):
 
 def test_signals_keep_provenance_and_history_is_append_only(store):
     r = store.rights.record_signal("carol", parse_x_robots_tag("noimageai"))
-    assert r.kind == "signal" and r.action == "robots" and r.source == "header:X-Robots-Tag"
+    assert r.kind == "signal"
+    assert r.action == "robots"
+    assert r.source == "header:X-Robots-Tag"
     assert {c["category"] for c in r.covers} == {"photos", "videos"}
     event = store.ledger.entries(r.ledger_seq, r.ledger_seq + 1)[0]
     assert event.kind == "rights.signal_recorded"

@@ -25,7 +25,9 @@ ALLOW_AI = Effect(Action.SIGNAL_ALLOW, "train_ai_system")
 
 def test_gpc_one_is_an_objection_and_anything_else_is_nothing():
     s = parse_gpc("1")
-    assert s is not None and s.kind == "gpc" and s.source == "header:Sec-GPC"
+    assert s is not None
+    assert s.kind == "gpc"
+    assert s.source == "header:Sec-GPC"
     assert DENY_AI in s.effects
     assert {e.purpose for e in s.effects} >= {"third_party_sharing", "personalised_ads"}
     assert parse_gpc("0") is None
@@ -36,7 +38,9 @@ def test_gpc_one_is_an_objection_and_anything_else_is_nothing():
 @pytest.mark.parametrize(("value", "effect"), [("1", DENY_AI), (" 0 ", ALLOW_AI)])
 def test_tdm_reservation_header(value, effect):
     s = parse_tdm_reservation(value)
-    assert s is not None and s.effects == (effect,) and s.kind == "tdmrep"
+    assert s is not None
+    assert s.effects == (effect,)
+    assert s.kind == "tdmrep"
 
 
 def test_tdm_reservation_rejects_other_values():
@@ -47,7 +51,9 @@ def test_tdm_reservation_rejects_other_values():
 def test_tdm_reservation_meta_tag():
     page = '<html><head><META name="TDM-Reservation" content="1"></head></html>'
     s = parse_meta_tdm_reservation(page)
-    assert s is not None and s.effects == (DENY_AI,) and s.source == "meta:tdm-reservation"
+    assert s is not None
+    assert s.effects == (DENY_AI,)
+    assert s.source == "meta:tdm-reservation"
     assert parse_meta_tdm_reservation("<p>nothing</p>") is None
 
 
@@ -60,9 +66,11 @@ def test_tdmrep_json_first_matching_rule_applies():
         ]
     )
     alice = parse_tdmrep_json(doc, path="/u/alice/photo/1")
-    assert alice is not None and alice.effects == (DENY_AI,)
+    assert alice is not None
+    assert alice.effects == (DENY_AI,)
     bob = parse_tdmrep_json(doc, path="/u/bob")
-    assert bob is not None and bob.effects == (ALLOW_AI,)
+    assert bob is not None
+    assert bob.effects == (ALLOW_AI,)
     assert parse_tdmrep_json(doc, path="/exact") is not None
     assert parse_tdmrep_json(doc, path="/exact/more") is None
 
@@ -77,7 +85,7 @@ def test_tdmrep_json_first_matching_rule_applies():
     ],
 )
 def test_tdmrep_json_malformed_documents_are_errors(doc):
-    with pytest.raises(InvalidInput, match="tdmrep.json"):
+    with pytest.raises(InvalidInput, match=r"tdmrep\.json"):
         parse_tdmrep_json(doc, path="/")
 
 
@@ -94,7 +102,9 @@ def test_tdmrep_json_malformed_documents_are_errors(doc):
 )
 def test_content_usage_train_ai(value, effect):
     s = parse_content_usage(value)
-    assert s is not None and s.effects == (effect,) and s.kind == "aipref"
+    assert s is not None
+    assert s.effects == (effect,)
+    assert s.kind == "aipref"
 
 
 @pytest.mark.parametrize(
@@ -107,7 +117,8 @@ def test_content_usage_unknown_is_no_signal(value):
 
 def test_x_robots_tag_noai_and_noimageai():
     s = parse_x_robots_tag("noindex, noai")
-    assert s is not None and s.effects == (DENY_AI,)
+    assert s is not None
+    assert s.effects == (DENY_AI,)
     img = parse_x_robots_tag("somebot: noimageai")
     assert img is not None
     assert {e.category for e in img.effects} == {"photos", "videos"}
