@@ -81,6 +81,7 @@ class EngineResult:
     output_count: int
     merkle_root: str
     merkle_leaves: int
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase; not in manifest
 
 
 class GateEngine(Protocol):
@@ -222,11 +223,13 @@ def run_gate(
     *,
     engine: str = "duckdb",
     before_publish: Callable[[Path], None] | None = None,
+    timings: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Run the gate; return the manifest written to ``spec.out/manifest.json``.
 
     ``before_publish`` (tests, tools) is called with the finished temporary
-    folder just before it is renamed into place.
+    folder just before it is renamed into place; ``timings`` (benchmarks) receives
+    the engine's seconds per phase.
     """
     out = spec.out
     if out.exists():
@@ -237,6 +240,8 @@ def run_gate(
     work.mkdir()
     try:
         result = gate_engine.run(spec, work)
+        if timings is not None:
+            timings.update(result.timings)
         manifest = manifest_of(spec, result)
         (work / "manifest.json").write_text(
             json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8"

@@ -10,6 +10,7 @@ sorted item ids that feed the Merkle root.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,7 @@ class DuckDBEngine:
             con.close()
 
     def _run(self, con: Any, spec: GateSpec, work: Path) -> EngineResult:
+        t0 = time.perf_counter()
         con.execute(f"CREATE VIEW corpus AS SELECT * FROM {_source(spec)}")
         columns = [row[0] for row in con.execute("DESCRIBE corpus").fetchall()]
         check_columns(columns, spec.corpus)
@@ -74,6 +76,7 @@ class DuckDBEngine:
         by_category, excluded, output = check_stats(
             [(r[0], r[1], r[2], int(r[3])) for r in rows], spec, null_ids
         )
+        t1 = time.perf_counter()
         join = "ANTI JOIN" if spec.default_allowed else "SEMI JOIN"
         wanted = "NOT allowed" if spec.default_allowed else "allowed"
         data = work / "data"
@@ -84,16 +87,26 @@ class DuckDBEngine:
             f"(SELECT subject, category FROM decisions WHERE {wanted}) d ON {key}) "
             f"TO {_lit(part)} (FORMAT parquet, COMPRESSION zstd)"
         )
+        t2 = time.perf_counter()
         con.execute(
             "COPY (SELECT DISTINCT CAST(subject_id AS VARCHAR) AS subject, "
             f"CAST(category AS VARCHAR) AS category FROM read_parquet({_lit(part)})) "
             f"TO {_lit(work / 'subjects.parquet')} (FORMAT parquet)"
         )
+        t3 = time.perf_counter()
         reader = con.sql(
-            f"SELECT CAST(item_id AS VARCHAR) AS id FROM read_parquet({_lit(part)}) ORDER BY id"
+            "SELECT CAST(CAST(item_id AS VARCHAR) AS BLOB) AS id "
+            f"FROM read_parquet({_lit(part)}) ORDER BY id"
         ).to_arrow_reader(1 << 16)
-        batches = ([s.encode() for s in batch.column(0).to_pylist()] for batch in reader)
+        batches = (batch.column(0).to_pylist() for batch in reader)
         root, leaves = root_of_batches(batches)
         if leaves != output:
             raise InvalidInput("the gate wrote a different number of rows than it counted")
-        return EngineResult(by_category, excluded, output, root.hex(), leaves)
+        t4 = time.perf_counter()
+        timings = {
+            "check_and_count": t1 - t0,
+            "write": t2 - t1,
+            "subjects": t3 - t2,
+            "merkle": t4 - t3,
+        }
+        return EngineResult(by_category, excluded, output, root.hex(), leaves, timings)
