@@ -400,8 +400,11 @@ class RightsService:
         allowed: list[bool] = []
         reasons: list[str] = []
         for subject, history in by_subject.items():
+            # entries that all cover every category decide every category alike: resolve once
+            uniform = all(e.category is None for e in history)
+            first = resolve(history, purpose, CATEGORIES[0], as_of) if uniform else None
             for category in CATEGORIES:
-                d = resolve(history, purpose, category, as_of)
+                d = first if first is not None else resolve(history, purpose, category, as_of)
                 if d.reason is not default:
                     subjects.append(subject)
                     categories.append(category)

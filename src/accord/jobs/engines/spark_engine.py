@@ -12,6 +12,7 @@ the same manifest. The session is shared per process (``SparkSession.builder
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -122,22 +123,24 @@ class SparkEngine:
 
 
 def _write_pairs(written: Any, target: Path) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    """Distinct (subject, category) pairs, written by Spark as one Parquet file at ``target``."""
     from pyspark.sql import functions as F
 
-    rows = (
+    staging = target.with_name(target.name + ".spark")
+    (
         written.select(
             F.col("subject_id").cast("string").alias("subject"),
             F.col("category").cast("string").alias("category"),
         )
         .distinct()
-        .collect()
+        .coalesce(1)
+        .write.parquet(str(staging))
     )
-    table = pa.table(
-        {"subject": [r["subject"] for r in rows], "category": [r["category"] for r in rows]}
-    )
-    pq.write_table(table, target)
+    parts = sorted(staging.glob("part-*.parquet"))
+    if len(parts) != 1:
+        raise InvalidInput(f"expected one subjects file from Spark, found {len(parts)}")
+    parts[0].rename(target)
+    shutil.rmtree(staging)
 
 
 def _batched(items: Any, size: int = 1 << 16) -> Any:
