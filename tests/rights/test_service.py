@@ -79,3 +79,14 @@ def test_signals_keep_provenance_and_history_is_append_only(store):
         assert conn.execute(select(func.count()).select_from(rights_effects)).scalar_one() == 3
     kinds = [e.kind for e in store.rights.history("carol")]
     assert kinds == ["robots", "robots", "choice"]
+
+
+def test_migration_matches_the_tables(store):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from accord.store.base import metadata
+
+    with store.db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert [d for d in diff if "rights_" in str(d)] == []

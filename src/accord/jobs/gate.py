@@ -15,8 +15,9 @@ Data flow (``accord rights gate``):
 3. Everything is written into a temporary folder beside ``out`` that is fsynced
    and renamed into place: an interrupted run leaves no partial output.
 
-Output layout: ``out/data/*.parquet`` (the items), ``out/manifest.json``,
-``out/subjects.parquet`` (distinct included subject, category pairs). The
+Output layout: ``out/data/*.parquet`` (the items) and ``out/manifest.json``;
+the items are also the record of which (subject, category) pairs a run
+included, which ``accord rights affected`` reads back (columns only). The
 manifest depends only on the input, the decisions and the run's stated time, so
 both engines write byte-identical manifests for the same input.
 """
@@ -85,7 +86,7 @@ class EngineResult:
 
 
 class GateEngine(Protocol):
-    """An engine writes ``work/data/``, ``work/subjects.parquet`` and returns its counts."""
+    """An engine writes the allowed rows into ``work/data/`` and returns its counts."""
 
     name: str
 
@@ -195,7 +196,7 @@ def manifest_of(spec: GateSpec, result: EngineResult) -> dict[str, Any]:
             "tree_size": result.merkle_leaves,
             "root": result.merkle_root,
         },
-        "files": {"data": "data/", "subjects": "subjects.parquet"},
+        "files": {"data": "data/"},
     }
 
 

@@ -503,8 +503,13 @@ class RightsService:
         return {**manifest, "manifest_id": manifest_id, "ledger_seq": ev.seq, "engine": engine}
 
     def affected(self, since: datetime | str) -> list[AffectedManifest]:
-        """Gate runs holding items of people who objected (or withdrew) after the run was made."""
+        """Gate runs holding items of people who objected (or withdrew) after the run was made.
+
+        A run's output rows are its record of whom it included: their ``subject_id`` and
+        ``category`` columns are matched against the later denials.
+        """
         import duckdb
+        import pyarrow as pa
 
         cutoff = format_time(self._as_of(since))
         with self.db.read() as conn:
@@ -526,25 +531,34 @@ class RightsService:
             later = [d for d in denials if d.purpose == m.purpose and d.recorded_at > m.created_at]
             if not later:
                 continue
-            pairs = Path(m.out_dir) / "subjects.parquet"
-            if not pairs.exists():
+            data = Path(m.out_dir) / "data"
+            if not data.is_dir():
                 raise NotFound(
-                    f"manifest {m.manifest_id}: {pairs} is missing (moved or deleted?)",
+                    f"gate run {m.manifest_id}: {data} is missing (moved or deleted?)",
                     manifest_id=m.manifest_id,
                 )
+            cells = [
+                (d.subject, category, d.request_id)
+                for d in later
+                for category in ((d.category,) if d.category else CATEGORIES)
+            ]
+            objections = pa.table(
+                {
+                    "subject": [c[0] for c in cells],
+                    "category": [c[1] for c in cells],
+                    "request_id": [c[2] for c in cells],
+                }
+            )
             con = duckdb.connect()
             try:
-                con.execute("CREATE TABLE d(subject VARCHAR, category VARCHAR, request_id VARCHAR)")
-                con.executemany(
-                    "INSERT INTO d VALUES (?, ?, ?)",
-                    [(d.subject, d.category, d.request_id) for d in later],
-                )
+                con.register("d", objections)
                 hits = con.execute(
                     "SELECT count(DISTINCT d.subject), "
                     "list(DISTINCT d.request_id ORDER BY d.request_id) "
-                    "FROM d JOIN read_parquet(?) p ON p.subject = d.subject "
-                    "AND (d.category IS NULL OR p.category = d.category)",
-                    [str(pairs)],
+                    "FROM d SEMI JOIN (SELECT CAST(subject_id AS VARCHAR) AS subject, "
+                    "CAST(category AS VARCHAR) AS category FROM read_parquet(?)) p "
+                    "ON p.subject = d.subject AND p.category = d.category",
+                    [str(data / "*.parquet")],
                 ).fetchone()
             finally:
                 con.close()

@@ -4,8 +4,7 @@ One scan counts input rows by (category, decision) and checks the corpus
 (columns, categories, missing ids) before anything is written; a second
 writes the allowed rows (anti-join against the denials, or semi-join against
 the opt-ins, so that other columns pass through untouched); the written
-output is then read back for the included (subject, category) pairs and the
-sorted item ids that feed the Merkle root.
+output's item ids are then read back sorted to feed the Merkle root.
 """
 
 from __future__ import annotations
@@ -88,12 +87,6 @@ class DuckDBEngine:
             f"TO {_lit(part)} (FORMAT parquet, COMPRESSION zstd)"
         )
         t2 = time.perf_counter()
-        con.execute(
-            "COPY (SELECT DISTINCT CAST(subject_id AS VARCHAR) AS subject, "
-            f"CAST(category AS VARCHAR) AS category FROM read_parquet({_lit(part)})) "
-            f"TO {_lit(work / 'subjects.parquet')} (FORMAT parquet)"
-        )
-        t3 = time.perf_counter()
         reader = con.sql(
             "SELECT CAST(CAST(item_id AS VARCHAR) AS BLOB) AS id "
             f"FROM read_parquet({_lit(part)}) ORDER BY id"
@@ -106,7 +99,6 @@ class DuckDBEngine:
         timings = {
             "check_and_count": t1 - t0,
             "write": t2 - t1,
-            "subjects": t3 - t2,
-            "merkle": t4 - t3,
+            "merkle": t4 - t2,
         }
         return EngineResult(by_category, excluded, output, root.hex(), leaves, timings)

@@ -2,17 +2,15 @@
 
 The same steps as the DuckDB engine, as DataFrame operations: a grouped count
 that checks the corpus, a left-anti (or left-semi) join that writes the allowed
-rows, the distinct included (subject, category) pairs, and the sorted item ids
-streamed back to the driver for the Merkle root, so that both engines produce
-the same manifest. The session is shared per process (``SparkSession.builder
-.getOrCreate``); set ``ACCORD_SPARK_MASTER`` style options through
-``spark-defaults.conf`` or ``PYSPARK_SUBMIT_ARGS`` for a cluster.
+rows, and the sorted item ids streamed back to the driver for the Merkle root,
+so that both engines produce the same manifest. The session is shared per
+process (``SparkSession.builder.getOrCreate``); its master is ``SPARK_MASTER``
+(default ``local[2]``) unless ``PYSPARK_SUBMIT_ARGS`` configures one.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +22,14 @@ __all__ = ["SparkEngine", "spark_session"]
 
 
 def spark_session() -> Any:
-    """The process's SparkSession (local[2] unless a master is configured)."""
+    """The process's SparkSession (``SPARK_MASTER``, default local[2])."""
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:  # pragma: no cover - depends on the installed extras
         raise InvalidInput("the spark engine needs pyspark: pip install 'accord[spark]'") from exc
     builder = SparkSession.builder.appName("accord-gate")
-    if not os.environ.get("PYSPARK_SUBMIT_ARGS") and not os.environ.get("SPARK_MASTER"):
-        builder = builder.master("local[2]")
+    if not os.environ.get("PYSPARK_SUBMIT_ARGS"):
+        builder = builder.master(os.environ.get("SPARK_MASTER") or "local[2]")
     return (
         builder.config("spark.sql.shuffle.partitions", "4")
         .config("spark.ui.enabled", "false")
@@ -110,7 +108,6 @@ class SparkEngine:
             if p.name.startswith(("_", ".")):
                 p.unlink()
         written = spark.read.parquet(str(data))
-        _write_pairs(written, work / "subjects.parquet")
         ids = (
             written.select(F.col("item_id").cast("string").alias("id"))
             .orderBy("id")
@@ -120,27 +117,6 @@ class SparkEngine:
         if leaves != output:
             raise InvalidInput("the gate wrote a different number of rows than it counted")
         return EngineResult(by_category, excluded, output, root.hex(), leaves)
-
-
-def _write_pairs(written: Any, target: Path) -> None:
-    """Distinct (subject, category) pairs, written by Spark as one Parquet file at ``target``."""
-    from pyspark.sql import functions as F
-
-    staging = target.with_name(target.name + ".spark")
-    (
-        written.select(
-            F.col("subject_id").cast("string").alias("subject"),
-            F.col("category").cast("string").alias("category"),
-        )
-        .distinct()
-        .coalesce(1)
-        .write.parquet(str(staging))
-    )
-    parts = sorted(staging.glob("part-*.parquet"))
-    if len(parts) != 1:
-        raise InvalidInput(f"expected one subjects file from Spark, found {len(parts)}")
-    parts[0].rename(target)
-    shutil.rmtree(staging)
 
 
 def _batched(items: Any, size: int = 1 << 16) -> Any:
