@@ -79,3 +79,27 @@ def test_every_command_is_documented():
     for command in rights_app.registered_commands:
         assert f"accord rights {command.name}" in doc
         assert command.callback.__doc__
+
+
+def test_prove_absence(capsys, tmp_path, write_corpus):
+    from accord.jobs.merkle import AbsenceProof, verify_absence
+
+    corpus = write_corpus(make_rows(["ann", "ben"]))
+    call(capsys, "rights", "object", "ann", "--purpose", "train_ai_system")
+    out = tmp_path / "out"
+    call(capsys, "rights", "gate", str(corpus), "--out", str(out))
+    code, text, _ = call(capsys, "rights", "prove-absence", str(out), "item-00-02")
+    assert code == 0
+    proof = json.loads(text)
+    side = proof["left"] or proof["right"]
+    assert side is not None
+    rebuilt = AbsenceProof(
+        b"item-00-02",
+        proof["tree_size"],
+        None,
+        (side["index"], side["item_id"].encode(), [bytes.fromhex(h) for h in side["path"]]),
+    )
+    assert verify_absence(rebuilt, bytes.fromhex(proof["merkle_root"]))
+    code, _, err = call(capsys, "rights", "prove-absence", str(out), "item-01-02")
+    assert code == 5
+    assert "is in the output" in err

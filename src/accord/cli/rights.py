@@ -100,3 +100,12 @@ def affected(
 ) -> None:
     """List gate runs holding items of people who objected after the run was made."""
     _emit([m.as_dict() for m in get_accord().rights.affected(since)])
+
+
+@rights_app.command("prove-absence")
+def prove_absence(
+    out: Path = typer.Argument(..., help="The output folder of a gate run."),
+    item_id: str = typer.Argument(..., help="The item that must not be in it."),
+) -> None:
+    """Print a Merkle proof, against the run's manifest, that ITEM_ID is not in its output."""
+    _emit(get_accord().rights.prove_absence(out, item_id))

@@ -105,16 +105,32 @@ def root_of_batches(batches: Iterable[Sequence[bytes]]) -> tuple[bytes, int]:
     return root, count
 
 
+def _levels(items: Sequence[bytes]) -> list[list[bytes]]:
+    levels = [[leaf_hash(x) for x in items]]
+    while len(levels[-1]) > 1:
+        below = levels[-1]
+        above = [node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)]
+        if len(below) % 2:
+            above.append(below[-1])
+        levels.append(above)
+    return levels
+
+
+def _path(levels: list[list[bytes]], index: int) -> list[bytes]:
+    path: list[bytes] = []
+    for level in levels[:-1]:
+        sibling = index ^ 1
+        if sibling < len(level):  # a last node without a sibling is carried up unchanged
+            path.append(level[sibling])
+        index //= 2
+    return path
+
+
 def inclusion_proof(items: Sequence[bytes], index: int) -> list[bytes]:
     """The RFC 9162 audit path of leaf ``index`` (``PATH(m, D[n])``)."""
     if not 0 <= index < len(items):
         raise IndexError("leaf index out of range")
-    if len(items) == 1:
-        return []
-    k = _largest_power_below(len(items))
-    if index < k:
-        return [*inclusion_proof(items[:k], index), reference_root(items[k:])]
-    return [*inclusion_proof(items[k:], index - k), reference_root(items[:k])]
+    return _path(_levels(items), index)
 
 
 def root_from_inclusion(leaf: bytes, index: int, size: int, path: Sequence[bytes]) -> bytes:
@@ -146,6 +162,20 @@ class AbsenceProof:
 
     item: bytes
     size: int
+
+    def as_dict(self) -> dict[str, object]:
+        def side(s: tuple[int, bytes, list[bytes]] | None) -> dict[str, object] | None:
+            if s is None:
+                return None
+            return {"index": s[0], "item_id": s[1].decode(), "path": [h.hex() for h in s[2]]}
+
+        return {
+            "item_id": self.item.decode(),
+            "tree_size": self.size,
+            "left": side(self.left),
+            "right": side(self.right),
+        }
+
     left: tuple[int, bytes, list[bytes]] | None  # (index, id, path) of the greatest id < item
     right: tuple[int, bytes, list[bytes]] | None  # (index, id, path) of the smallest id > item
 
@@ -156,10 +186,11 @@ def absence_proof(sorted_items: Sequence[bytes], item: bytes) -> AbsenceProof:
     if at < len(sorted_items) and sorted_items[at] == item:
         raise ValueError("the item is in the tree; there is no proof of its absence")
     left = right = None
+    levels = _levels(sorted_items) if sorted_items else []
     if at > 0:
-        left = (at - 1, sorted_items[at - 1], inclusion_proof(sorted_items, at - 1))
+        left = (at - 1, sorted_items[at - 1], _path(levels, at - 1))
     if at < len(sorted_items):
-        right = (at, sorted_items[at], inclusion_proof(sorted_items, at))
+        right = (at, sorted_items[at], _path(levels, at))
     return AbsenceProof(item, len(sorted_items), left, right)
 
 

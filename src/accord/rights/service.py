@@ -12,6 +12,7 @@ the run (its manifest's hash and Merkle root) in the ledger.
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import tempfile
 from collections import defaultdict
@@ -24,7 +25,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select
 
 from accord.clock import Clock, format_time, parse_time
-from accord.errors import InvalidInput, NotFound
+from accord.errors import Conflict, InvalidInput, NotFound
 from accord.ledger.log import Ledger
 from accord.rights.model import (
     CATEGORIES,
@@ -575,6 +576,43 @@ class RightsService:
                     )
                 )
         return found
+
+    def prove_absence(self, out_dir: Path, item_id: str) -> dict[str, Any]:
+        """A proof, against the run's manifest root, that ``item_id`` is not in its output.
+
+        Reads every included id of the run (sorted) into memory: meant for one
+        person's request at a time, not for bulk use.
+        """
+        import duckdb
+
+        from accord.jobs.merkle import absence_proof, verify_absence
+
+        manifest_path = Path(out_dir) / "manifest.json"
+        if not manifest_path.exists():
+            raise NotFound(f"{manifest_path} does not exist", out_dir=str(out_dir))
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        con = duckdb.connect()
+        try:
+            ids = [
+                row[0]
+                for row in con.execute(
+                    "SELECT CAST(CAST(item_id AS VARCHAR) AS BLOB) AS id "
+                    "FROM read_parquet(?) ORDER BY id",
+                    [str(Path(out_dir) / "data" / "*.parquet")],
+                ).fetchall()
+            ]
+        finally:
+            con.close()
+        try:
+            proof = absence_proof(ids, item_id.encode())
+        except ValueError as exc:
+            raise Conflict(
+                f"item {item_id!r} is in the output of this run", item_id=item_id
+            ) from exc
+        root = bytes.fromhex(manifest["merkle"]["root"])
+        if not verify_absence(proof, root):
+            raise Conflict("the output does not match its manifest's Merkle root")
+        return {"merkle_root": root.hex(), **proof.as_dict()}
 
     def purposes(self) -> list[dict[str, str]]:
         return [
