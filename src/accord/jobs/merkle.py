@@ -162,6 +162,8 @@ class AbsenceProof:
 
     item: bytes
     size: int
+    left: tuple[int, bytes, list[bytes]] | None  # (index, id, path) of the greatest id < item
+    right: tuple[int, bytes, list[bytes]] | None  # (index, id, path) of the smallest id > item
 
     def as_dict(self) -> dict[str, object]:
         def side(s: tuple[int, bytes, list[bytes]] | None) -> dict[str, object] | None:
@@ -175,9 +177,6 @@ class AbsenceProof:
             "left": side(self.left),
             "right": side(self.right),
         }
-
-    left: tuple[int, bytes, list[bytes]] | None  # (index, id, path) of the greatest id < item
-    right: tuple[int, bytes, list[bytes]] | None  # (index, id, path) of the smallest id > item
 
 
 def absence_proof(sorted_items: Sequence[bytes], item: bytes) -> AbsenceProof:
