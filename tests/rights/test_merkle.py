@@ -60,3 +60,9 @@ def test_a_forged_absence_proof_fails():
         b"c", 4, honest.left and (0, b"a", m.inclusion_proof(items, 0)), honest.right
     )
     assert not m.verify_absence(forged, root)
+
+
+def test_parallel_hashing_gives_the_same_root():
+    items = [f"{i:08d}".encode() for i in range((1 << 15) * 5 + 123)]
+    batches = [items[i : i + 10_000] for i in range(0, len(items), 10_000)]
+    assert m.root_of_batches(batches, workers=2) == m.root_of_batches([items])

@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-from collections.abc import Iterable, Sequence
+import multiprocessing
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
 __all__ = [
@@ -76,33 +79,66 @@ def _level_root(hashes: list[bytes]) -> bytes:
 _CHUNK = 1 << 15
 
 
-def root_of_batches(batches: Iterable[Sequence[bytes]]) -> tuple[bytes, int]:
-    """The RFC 9162 root over every id of ``batches`` in order, and the number of leaves."""
-    stack: list[tuple[int, bytes]] = []  # (size, hash), sizes strictly decreasing powers of two
-    pending: list[bytes] = []
-    count = 0
+def _chunk_root(chunk: list[bytes]) -> bytes:
+    return _level_root([leaf_hash(x) for x in chunk])
 
-    def push_full(chunk: list[bytes]) -> None:
-        size, node = len(chunk), _level_root([leaf_hash(x) for x in chunk])
+
+def _chunks(batches: Iterable[Sequence[bytes]], counter: list[int]) -> Iterator[list[bytes]]:
+    """Full chunks of ``_CHUNK`` ids, then the shorter tail (if any)."""
+    pending: list[bytes] = []
+    for batch in batches:
+        counter[0] += len(batch)
+        pending.extend(batch)
+        while len(pending) >= _CHUNK:
+            yield pending[:_CHUNK]
+            del pending[:_CHUNK]
+    if pending:
+        yield pending
+
+
+def _chunk_roots(chunks: Iterator[list[bytes]], workers: int) -> Iterator[tuple[int, bytes]]:
+    if workers <= 1:
+        for chunk in chunks:
+            yield len(chunk), _chunk_root(chunk)
+        return
+    # SHA-256 of short inputs holds the GIL, so parallel hashing needs processes; "spawn"
+    # because forking a process that runs DuckDB's threads is unsafe.
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        in_flight: deque[tuple[int, Future[bytes]]] = deque()
+        for chunk in chunks:
+            in_flight.append((len(chunk), pool.submit(_chunk_root, chunk)))
+            if len(in_flight) >= 2 * workers:  # bounded: the stream may be far larger than memory
+                size, future = in_flight.popleft()
+                yield size, future.result()
+        while in_flight:
+            size, future = in_flight.popleft()
+            yield size, future.result()
+
+
+def root_of_batches(batches: Iterable[Sequence[bytes]], *, workers: int = 1) -> tuple[bytes, int]:
+    """The RFC 9162 root over every id of ``batches`` in order, and the number of leaves.
+
+    ``workers`` > 1 hashes chunks of ``2**15`` leaves in that many processes.
+    """
+    stack: list[tuple[int, bytes]] = []  # (size, hash), sizes strictly decreasing powers of two
+    tail: list[tuple[int, bytes]] = []
+    counter = [0]
+    for size, node in _chunk_roots(_chunks(batches, counter), workers):
+        if size < _CHUNK:  # the last, partial chunk
+            tail.append((size, node))
+            continue
         while stack and stack[-1][0] == size:
             left_size, left = stack.pop()
             size, node = left_size + size, node_hash(left, node)
         stack.append((size, node))
-
-    for batch in batches:
-        count += len(batch)
-        pending.extend(batch)
-        while len(pending) >= _CHUNK:
-            push_full(pending[:_CHUNK])
-            del pending[:_CHUNK]
-    tail = [(len(pending), _level_root([leaf_hash(x) for x in pending]))] if pending else []
     nodes = stack + tail
     if not nodes:
         return EMPTY_ROOT, 0
     root = nodes[-1][1]
     for _size, left in reversed(nodes[:-1]):
         root = node_hash(left, root)
-    return root, count
+    return root, counter[0]
 
 
 def _levels(items: Sequence[bytes]) -> list[list[bytes]]:
