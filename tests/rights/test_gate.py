@@ -167,3 +167,8 @@ def test_interruption_just_before_publishing_leaves_nothing(corpus, tmp_path, ac
 def test_unknown_engine(accord, corpus, tmp_path):
     with pytest.raises(InvalidInput, match="unknown engine"):
         accord.rights.gate(corpus, tmp_path / "out", engine="excel")
+
+
+def test_as_of_in_the_future_is_refused(accord, corpus, tmp_path):
+    with pytest.raises(InvalidInput, match="in the future"):
+        accord.rights.gate(corpus, tmp_path / "out", as_of="2099-01-01")

@@ -442,6 +442,13 @@ class RightsService:
 
         spec_purpose = check_purpose(purpose)
         when = self._as_of(as_of)
+        if when > self.clock.now():
+            # objections filed between now and then would be missing from a state "as of" then
+            raise InvalidInput(
+                f"--as-of {format_time(when)} is in the future; the registry is known only "
+                "up to now",
+                as_of=format_time(when),
+            )
         li = spec_purpose.basis is Basis.LEGITIMATE_INTEREST
         with tempfile.TemporaryDirectory(prefix="accord-gate-") as tmp:
             decisions = Path(tmp) / "decisions.parquet"
