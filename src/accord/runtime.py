@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from accord.matching.lookup import LookupService
     from accord.matching.matcher import Matcher
     from accord.matching.service import BankService
+    from accord.rights.service import RightsService
     from accord.signals.media import MediaLimits
     from accord.signals.registry import SignalRegistry
 
@@ -110,6 +111,12 @@ class Accord:
         return LookupService(
             self.signals, self.matcher, self.media_limits, policy, min_quality=s.pdq_min_quality
         )
+
+    @cached_property
+    def rights(self) -> RightsService:
+        from accord.rights.service import RightsService
+
+        return RightsService(self.db, self.ledger, self.clock)
 
     def close(self) -> None:
         if "matcher" in self.__dict__:

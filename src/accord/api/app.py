@@ -41,10 +41,11 @@ def create_app(accord: Accord | None = None, *, start_matcher: bool = True) -> F
     app.state.accord = accord
     install_error_handlers(app)
 
-    from accord.api.routers import banks, exchange, hma, status
+    from accord.api.routers import banks, exchange, hma, rights, status
 
     app.include_router(status.router)
     app.include_router(hma.router)
     app.include_router(banks.router, prefix="/v1")
     app.include_router(exchange.router, prefix="/v1")
+    app.include_router(rights.router, prefix="/v1")
     return app

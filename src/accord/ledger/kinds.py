@@ -24,5 +24,11 @@ KINDS: frozenset[str] = frozenset(
         "bank.imported",
         # matching results that led somewhere (accord.matching)
         "match.found",
+        # data rights (accord.rights); subjects pseudonymised
+        "rights.objected",
+        "rights.consented",
+        "rights.withdrawn",
+        "rights.signal_recorded",
+        "rights.gate_run",
     }
 )
