@@ -21,6 +21,8 @@ from accord.store.engine import Database
 if TYPE_CHECKING:
     from accord.matching.matcher import Matcher
     from accord.matching.service import BankService
+    from accord.moderation.service import ModerationService
+    from accord.moderation.webhooks import WebhookDispatcher
     from accord.signals.media import MediaLimits
     from accord.signals.registry import SignalRegistry
 
@@ -88,7 +90,23 @@ class Accord:
 
         return Matcher(self.db, self.signals, poll_seconds=self.settings.matcher_poll_seconds)
 
+    @cached_property
+    def moderation(self) -> ModerationService:
+        from accord.moderation.config import load_config
+        from accord.moderation.service import ModerationService
+
+        config = load_config(self.settings.moderation_config)
+        return ModerationService(self.db, self.ledger, self.clock, config)
+
+    @cached_property
+    def webhooks(self) -> WebhookDispatcher:
+        from accord.moderation.webhooks import WebhookDispatcher
+
+        return WebhookDispatcher(self.db, self.clock, self.moderation.config)
+
     def close(self) -> None:
+        if "webhooks" in self.__dict__:
+            self.webhooks.stop()
         if "matcher" in self.__dict__:
             self.matcher.stop()
         if "db" in self.__dict__:

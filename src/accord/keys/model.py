@@ -39,6 +39,16 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "banks.export": frozenset({Role.CURATOR, Role.AUDITOR}),
     "keys.manage": frozenset(),
     "ledger.read": frozenset({Role.AUDITOR}),
+    # moderation (accord.moderation)
+    "moderation.report": frozenset({Role.REPORTER, Role.USER, Role.MODERATOR, Role.TRIAGE}),
+    "moderation.review": frozenset({Role.MODERATOR, Role.TRIAGE}),
+    "moderation.decide": frozenset({Role.MODERATOR}),
+    "moderation.appeal": frozenset({Role.USER, Role.REPORTER}),
+    "moderation.eligibility": frozenset(
+        {Role.MODERATOR, Role.TRIAGE, Role.HASHER, Role.CURATOR, Role.USER}
+    ),
+    "moderation.statements": frozenset({Role.MODERATOR, Role.AUDITOR, Role.USER}),
+    "moderation.redirect": frozenset(Role),
 }
 
 
