@@ -27,6 +27,7 @@ def create_app(accord: Accord | None = None, *, start_matcher: bool = True) -> F
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if start_matcher:
             accord.matcher.start()
+            accord.webhooks.start()  # moderation webhooks (a no-op when none are configured)
         try:
             yield
         finally:
@@ -41,7 +42,8 @@ def create_app(accord: Accord | None = None, *, start_matcher: bool = True) -> F
     app.state.accord = accord
     install_error_handlers(app)
 
-    from accord.api.routers import status
+    from accord.api.routers import moderation, status
 
     app.include_router(status.router)
+    app.include_router(moderation.router, prefix="/v1")
     return app

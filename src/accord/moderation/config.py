@@ -111,7 +111,7 @@ class Webhook(_Strict):
 
 class DsaSettings(_Strict):
     endpoint: str = "https://transparency.dsa.ec.europa.eu/api/v1/statements"
-    token_env: str = "ACCORD_DSA_TOKEN"
+    token_env: str = "ACCORD_DSA_TOKEN"  # noqa: S105 - the name of a variable, not a secret
 
 
 class ModerationConfig(_Strict):

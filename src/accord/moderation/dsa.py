@@ -101,25 +101,63 @@ CATEGORIES = frozenset(
 )
 KEYWORDS = frozenset(
     "KEYWORD_" + k
-    for k in (
-        "ANIMAL_HARM ADULT_SEXUAL_MATERIAL AGE_SPECIFIC_RESTRICTIONS_MINORS "
-        "AGE_SPECIFIC_RESTRICTIONS BIOMETRIC_DATA_BREACH CHILD_SEXUAL_ABUSE_MATERIAL "
-        "CONTENT_PROMOTING_EATING_DISORDERS COORDINATED_HARM COPYRIGHT_INFRINGEMENT "
-        "DANGEROUS_TOYS DATA_FALSIFICATION DEFAMATION DESIGN_INFRINGEMENT DISCRIMINATION "
-        "DISINFORMATION FOREIGN_INFORMATION_MANIPULATION GENDER_BASED_VIOLENCE "
-        "GEOGRAPHIC_INDICATIONS_INFRINGEMENT GEOGRAPHICAL_REQUIREMENTS "
-        "GOODS_SERVICES_NOT_PERMITTED GROOMING_SEXUAL_ENTICEMENT_MINORS HATE_SPEECH "
-        "HUMAN_EXPLOITATION HUMAN_TRAFFICKING ILLEGAL_ORGANIZATIONS IMAGE_BASED_SEXUAL_ABUSE "
-        "IMPERSONATION_ACCOUNT_HIJACKING INAUTHENTIC_ACCOUNTS INAUTHENTIC_LISTINGS "
-        "INAUTHENTIC_USER_REVIEWS INCITEMENT_VIOLENCE_HATRED INSUFFICIENT_INFORMATION_TRADERS "
-        "LANGUAGE_REQUIREMENTS MISINFORMATION MISSING_PROCESSING_GROUND "
-        "NON_CONSENSUAL_IMAGE_SHARING NON_CONSENSUAL_ITEMS_DEEPFAKE NUDITY "
-        "ONLINE_BULLYING_INTIMIDATION PATENT_INFRINGEMENT PHISHING PYRAMID_SCHEMES "
-        "REGULATED_GOODS_SERVICES RIGHT_TO_BE_FORGOTTEN RISK_ENVIRONMENTAL_DAMAGE "
-        "RISK_PUBLIC_HEALTH SELF_MUTILATION STALKING SUICIDE TERRORIST_CONTENT "
-        "TRADE_SECRET_INFRINGEMENT TRADEMARK_INFRINGEMENT UNLAWFUL_SALE_ANIMALS "
-        "UNSAFE_CHALLENGES OTHER"
-    ).split()
+    for k in [
+        "ANIMAL_HARM",
+        "ADULT_SEXUAL_MATERIAL",
+        "AGE_SPECIFIC_RESTRICTIONS_MINORS",
+        "AGE_SPECIFIC_RESTRICTIONS",
+        "BIOMETRIC_DATA_BREACH",
+        "CHILD_SEXUAL_ABUSE_MATERIAL",
+        "CONTENT_PROMOTING_EATING_DISORDERS",
+        "COORDINATED_HARM",
+        "COPYRIGHT_INFRINGEMENT",
+        "DANGEROUS_TOYS",
+        "DATA_FALSIFICATION",
+        "DEFAMATION",
+        "DESIGN_INFRINGEMENT",
+        "DISCRIMINATION",
+        "DISINFORMATION",
+        "FOREIGN_INFORMATION_MANIPULATION",
+        "GENDER_BASED_VIOLENCE",
+        "GEOGRAPHIC_INDICATIONS_INFRINGEMENT",
+        "GEOGRAPHICAL_REQUIREMENTS",
+        "GOODS_SERVICES_NOT_PERMITTED",
+        "GROOMING_SEXUAL_ENTICEMENT_MINORS",
+        "HATE_SPEECH",
+        "HUMAN_EXPLOITATION",
+        "HUMAN_TRAFFICKING",
+        "ILLEGAL_ORGANIZATIONS",
+        "IMAGE_BASED_SEXUAL_ABUSE",
+        "IMPERSONATION_ACCOUNT_HIJACKING",
+        "INAUTHENTIC_ACCOUNTS",
+        "INAUTHENTIC_LISTINGS",
+        "INAUTHENTIC_USER_REVIEWS",
+        "INCITEMENT_VIOLENCE_HATRED",
+        "INSUFFICIENT_INFORMATION_TRADERS",
+        "LANGUAGE_REQUIREMENTS",
+        "MISINFORMATION",
+        "MISSING_PROCESSING_GROUND",
+        "NON_CONSENSUAL_IMAGE_SHARING",
+        "NON_CONSENSUAL_ITEMS_DEEPFAKE",
+        "NUDITY",
+        "ONLINE_BULLYING_INTIMIDATION",
+        "PATENT_INFRINGEMENT",
+        "PHISHING",
+        "PYRAMID_SCHEMES",
+        "REGULATED_GOODS_SERVICES",
+        "RIGHT_TO_BE_FORGOTTEN",
+        "RISK_ENVIRONMENTAL_DAMAGE",
+        "RISK_PUBLIC_HEALTH",
+        "SELF_MUTILATION",
+        "STALKING",
+        "SUICIDE",
+        "TERRORIST_CONTENT",
+        "TRADE_SECRET_INFRINGEMENT",
+        "TRADEMARK_INFRINGEMENT",
+        "UNLAWFUL_SALE_ANIMALS",
+        "UNSAFE_CHALLENGES",
+        "OTHER",
+    ]
 )
 SOURCE_TYPES = frozenset(
     {
@@ -134,9 +172,8 @@ AUTOMATED_DECISIONS = frozenset(
 )
 YES_NO = frozenset({"Yes", "No"})
 # EU member states and the EEA countries (Iceland, Liechtenstein, Norway).
-COUNTRIES = frozenset(
-    "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK IS LI NO".split()
-)
+_EU = "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK"
+COUNTRIES = frozenset(f"{_EU} IS LI NO".split(" "))
 
 # accord's vocabularies -> the API's.
 VISIBILITY_OF_ACTION = {
@@ -208,9 +245,7 @@ def build_statement(
         statement["illegal_content_explanation"] = _clip(facts, 2000)
     else:
         statement["decision_ground"] = "DECISION_GROUND_INCOMPATIBLE_CONTENT"
-        statement["incompatible_content_ground"] = _clip(
-            f"{policy['title']} ({policy['id']})", 500
-        )
+        statement["incompatible_content_ground"] = _clip(f"{policy['title']} ({policy['id']})", 500)
         statement["incompatible_content_explanation"] = _clip(facts, 2000)
         statement["incompatible_content_illegal"] = "No"
     if policy.get("url"):
@@ -257,7 +292,7 @@ def _date(value: Any) -> date | None:
         return None
 
 
-def validate_statement(s: Mapping[str, Any]) -> list[str]:  # noqa: C901 - one rule per line
+def validate_statement(s: Mapping[str, Any]) -> list[str]:
     """Problems with a statement under the API's documented rules (empty: valid)."""
     problems: list[str] = []
 
@@ -387,7 +422,9 @@ def validate_statement(s: Mapping[str, Any]) -> list[str]:  # noqa: C901 - one r
     return problems
 
 
-def batches(statements: Sequence[Mapping[str, Any]], size: int = MAX_BATCH) -> Iterator[dict[str, Any]]:
+def batches(
+    statements: Sequence[Mapping[str, Any]], size: int = MAX_BATCH
+) -> Iterator[dict[str, Any]]:
     """Submission bodies of the multiple endpoint: ``{"statements": [...]}``, at most 100 each."""
     if not 1 <= size <= MAX_BATCH:
         raise ValueError(f"batch size must be between 1 and {MAX_BATCH}")

@@ -433,7 +433,7 @@ class ModerationService:
         if row is not None:
             return row, False
         queue = self.config.route(reason, source, stype)
-        values = {
+        values: dict[str, Any] = {
             "subject_type": stype.value,
             "subject_id": subject_id,
             "open_key": key,
@@ -448,8 +448,7 @@ class ModerationService:
             "reporter_weight": 0.0,
             "automated": False,
             "reach": 0,
-            "due_at": now.timestamp()
-            + self.config.tiers[tier].review_within_hours * 3600.0,
+            "due_at": now.timestamp() + self.config.tiers[tier].review_within_hours * 3600.0,
             "opened_at": format_time(now),
             "labels": [],
             "content_state": "visible",
@@ -503,20 +502,27 @@ class ModerationService:
 
     def report_view(self, report_id: int, *, reporter: str | None) -> ReportView:
         """One report; when ``reporter`` is given, only if it is theirs (else 404)."""
-        mine = [r for r in self.reports_of(reporter)] if reporter is not None else None
+        mine = self.reports_of(reporter) if reporter is not None else None
         if mine is not None:
-            for r in mine:
-                if r.id == report_id:
-                    return r
+            for own in mine:
+                if own.id == report_id:
+                    return own
             raise NotFound(f"no report {report_id} of yours", report=report_id)
         with self.db.read() as conn:
-            r = conn.execute(select(reports).where(reports.c.id == report_id)).first()
-        if r is None:
+            row = conn.execute(select(reports).where(reports.c.id == report_id)).first()
+        if row is None:
             raise NotFound(f"no report {report_id}", report=report_id)
+        r = row
         return ReportView(
-            r.id, r.case_id, r.reason, r.source, r.text, list(r.labels or []), r.created_at,
+            r.id,
+            r.case_id,
+            r.reason,
+            r.source,
+            r.text,
+            list(r.labels or []),
+            r.created_at,
             reporter=r.reporter,
-        )  # fmt: skip
+        )
 
     # ----------------------------------------------------------------- cases, queues, leases
 
@@ -528,9 +534,15 @@ class ModerationService:
             rep = conn.execute(
                 select(reports).where(reports.c.case_id == case_id).order_by(reports.c.id)
             ).all()
-            dec = conn.execute(
-                select(decisions.c.id).where(decisions.c.case_id == case_id).order_by(decisions.c.id)
-            ).scalars().all()  # fmt: skip
+            dec = (
+                conn.execute(
+                    select(decisions.c.id)
+                    .where(decisions.c.case_id == case_id)
+                    .order_by(decisions.c.id)
+                )
+                .scalars()
+                .all()
+            )
         return self._case_view(row, rep, list(dec))
 
     def _case_view(
@@ -557,9 +569,15 @@ class ModerationService:
             content_state=row.content_state,
             reports=[
                 ReportView(
-                    r.id, r.case_id, r.reason, r.source, r.text, list(r.labels or []),
-                    r.created_at, reporter=r.reporter,
-                )  # fmt: skip
+                    r.id,
+                    r.case_id,
+                    r.reason,
+                    r.source,
+                    r.text,
+                    list(r.labels or []),
+                    r.created_at,
+                    reporter=r.reporter,
+                )
                 for r in rep
             ],
             decision_ids=dec or [],
@@ -647,7 +665,9 @@ class ModerationService:
             )
         return self.case(case_id)
 
-    def escalate(self, case_id: int, *, holder: str, actor: str, note: str | None = None) -> CaseView:
+    def escalate(
+        self, case_id: int, *, holder: str, actor: str, note: str | None = None
+    ) -> CaseView:
         """Move a held case to its queue's senior queue and release it."""
         with self.db.write() as conn:
             row = self._held(conn, case_id, holder, self.clock.now())
@@ -710,9 +730,7 @@ class ModerationService:
             raise InvalidInput("a decision that restricts content must name its policy")
         if account_action is not None:
             if account_action not in ACCOUNT_ACTIONS:
-                raise InvalidInput(
-                    "account_action must be one of: " + ", ".join(ACCOUNT_ACTIONS)
-                )
+                raise InvalidInput("account_action must be one of: " + ", ".join(ACCOUNT_ACTIONS))
             if policy is None:
                 raise InvalidInput("an account action must name its policy")
             if account_action != "terminate" and (account_days is None or account_days < 1):
@@ -803,18 +821,14 @@ class ModerationService:
                             "account": self._p(account),
                             "tier": policy.tier,
                             "policy": policy.id,
-                            "expires": format_time(
-                                now + timedelta(days=tier.strike_expiry_days)
-                            ),
+                            "expires": format_time(now + timedelta(days=tier.strike_expiry_days)),
                         },
                         actor,
                     )
                 )
                 history = [
                     (s.tier, parse_time(s.created_at), parse_time(s.expires_at), bool(s.reversed))
-                    for s in conn.execute(
-                        select(strikes).where(strikes.c.account == account)
-                    ).all()
+                    for s in conn.execute(select(strikes).where(strikes.c.account == account)).all()
                 ]
                 for ladder in self.config.ladder_rules:
                     count = strikes_in_force(history, ladder.tiers, now)
@@ -865,9 +879,14 @@ class ModerationService:
                 item["ends"] = ends
                 restriction_views.append(
                     RestrictionView(
-                        rid, item["kind"], item["feature"], item["ladder"], now_s,
-                        format_time(ends) if ends else None, False,
-                    )  # fmt: skip
+                        rid,
+                        item["kind"],
+                        item["feature"],
+                        item["ladder"],
+                        now_s,
+                        format_time(ends) if ends else None,
+                        False,
+                    )
                 )
                 events.append(
                     (
@@ -993,9 +1012,11 @@ class ModerationService:
             row = conn.execute(select(decisions).where(decisions.c.id == decision_id)).first()
             if row is None:
                 raise NotFound(f"no decision {decision_id}", decision=decision_id)
-            sid = conn.execute(
-                select(strikes.c.id).where(strikes.c.decision_id == decision_id)
-            ).scalars().all()  # fmt: skip
+            sid = (
+                conn.execute(select(strikes.c.id).where(strikes.c.decision_id == decision_id))
+                .scalars()
+                .all()
+            )
             rs = conn.execute(
                 select(restrictions).where(restrictions.c.decision_id == decision_id)
             ).all()
@@ -1021,7 +1042,7 @@ class ModerationService:
         )
 
     def statement(self, decision_id: int) -> dict[str, Any]:
-        """The DSA statement of reasons of a decision (404 for a decision that restricted nothing)."""
+        """The DSA statement of reasons of a decision (404: the decision restricted nothing)."""
         with self.db.read() as conn:
             row = conn.execute(
                 select(decisions.c.statement).where(decisions.c.id == decision_id)
@@ -1164,9 +1185,16 @@ class ModerationService:
         if r is None:
             raise NotFound(f"no appeal {appeal_id}", appeal=appeal_id)
         return AppealView(
-            r.id, r.decision_id, r.appellant_kind, r.statement, r.state, r.created_at,
-            r.decided_by, r.decided_at, r.outcome_reason,
-        )  # fmt: skip
+            r.id,
+            r.decision_id,
+            r.appellant_kind,
+            r.statement,
+            r.state,
+            r.created_at,
+            r.decided_by,
+            r.decided_at,
+            r.outcome_reason,
+        )
 
     def decide_appeal(
         self, appeal_id: int, *, reviewer: str, outcome: str, reason: str
@@ -1231,11 +1259,15 @@ class ModerationService:
                         .where(cases.c.id == dec.case_id)
                         .values(content_state="restored")
                     )
-                sids = conn.execute(
-                    select(strikes.c.id).where(
-                        strikes.c.decision_id == dec.id, strikes.c.reversed.is_(False)
+                sids = (
+                    conn.execute(
+                        select(strikes.c.id).where(
+                            strikes.c.decision_id == dec.id, strikes.c.reversed.is_(False)
+                        )
                     )
-                ).scalars().all()  # fmt: skip
+                    .scalars()
+                    .all()
+                )
                 if sids:
                     conn.execute(
                         update(strikes).where(strikes.c.id.in_(sids)).values(reversed=True)
@@ -1248,8 +1280,10 @@ class ModerationService:
                             restrictions.c.decision_id == dec.id,
                             restrictions.c.lifted.is_(False),
                         )
-                    ).scalars().all()
-                )  # fmt: skip
+                    )
+                    .scalars()
+                    .all()
+                )
                 if lifted:
                     conn.execute(
                         update(restrictions)
@@ -1260,7 +1294,11 @@ class ModerationService:
                     events.append(
                         (
                             "moderation.restriction_lifted",
-                            {"restriction": rid, "decision": dec.id, "account": self._p(dec.account)},
+                            {
+                                "restriction": rid,
+                                "decision": dec.id,
+                                "account": self._p(dec.account),
+                            },
                             reviewer,
                         )
                     )
@@ -1298,9 +1336,11 @@ class ModerationService:
 
     def appeals_of_decision(self, decision_id: int) -> list[AppealView]:
         with self.db.read() as conn:
-            ids = conn.execute(
-                select(appeals.c.id).where(appeals.c.decision_id == decision_id)
-            ).scalars().all()  # fmt: skip
+            ids = (
+                conn.execute(select(appeals.c.id).where(appeals.c.decision_id == decision_id))
+                .scalars()
+                .all()
+            )
         return [self.appeal_view(i) for i in ids]
 
     # ----------------------------------------------------------------- redirects
@@ -1346,7 +1386,7 @@ class ModerationService:
         the number of redirects shown per term list; return the events written."""
         current = format_time(self.clock.now().replace(minute=0, second=0, microsecond=0))
         with self.db.write() as conn:
-            cond = [redirect_tallies.c.logged.is_(False)]
+            cond: list[Any] = [redirect_tallies.c.logged.is_(False)]
             if not include_current_hour:
                 cond.append(redirect_tallies.c.hour < current)
             rows = conn.execute(
@@ -1450,7 +1490,10 @@ class ModerationService:
                     self.ledger.append(
                         conn,
                         "moderation.statements_submitted",
-                        {"count": len(body["statements"]), "puids": [s["puid"] for s in body["statements"]]},
+                        {
+                            "count": len(body["statements"]),
+                            "puids": [s["puid"] for s in body["statements"]],
+                        },
                     )
                 sent += len(body["statements"])
         finally:

@@ -269,4 +269,3 @@ class WebhookDispatcher:
             self._thread = None
         if self._owns_client:
             self._client.close()
-
