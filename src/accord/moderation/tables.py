@@ -171,7 +171,15 @@ webhook_attempts = Table(
     "moderation_webhook_attempts",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("delivery_id", Integer, ForeignKey("moderation_webhook_deliveries.id"), nullable=False),
+    Column(
+        "delivery_id",
+        Integer,
+        # named by hand: the conventional name is longer than PostgreSQL's 63 characters
+        ForeignKey(
+            "moderation_webhook_deliveries.id", name="fk_moderation_webhook_attempts_delivery"
+        ),
+        nullable=False,
+    ),
     Column("at", String(32), nullable=False),
     Column("status_code", Integer, nullable=True),
     Column("error", String(500), nullable=True),

@@ -182,7 +182,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["delivery_id"],
             ["moderation_webhook_deliveries.id"],
-            name="fk_moderation_webhook_attempts_delivery_id_moderation_webhook_deliveries",
+            name="fk_moderation_webhook_attempts_delivery",
         ),
         sa.PrimaryKeyConstraint("id", name="pk_moderation_webhook_attempts"),
     )
