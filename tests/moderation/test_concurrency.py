@@ -31,11 +31,15 @@ def peers(store, n):
 def test_concurrent_reports_on_one_subject_make_one_case_with_every_reporter(store):
     workers = peers(store, 4)
     try:
+
         def send(i):
             svc = workers[i % len(workers)].moderation
             return svc.report(
-                subject_type="livestream", subject_id="stream-9",
-                reason="terrorism_violent_extremism", reporter=f"viewer-{i}", account="streamer",
+                subject_type="livestream",
+                subject_id="stream-9",
+                reason="terrorism_violent_extremism",
+                reporter=f"viewer-{i}",
+                account="streamer",
             )
 
         with ThreadPoolExecutor(8) as pool:
@@ -54,20 +58,32 @@ def test_concurrent_reports_on_one_subject_make_one_case_with_every_reporter(sto
 def test_two_moderators_never_decide_one_case(store):
     svc = store.moderation
     for i in range(12):
-        svc.report(subject_type="content", subject_id=f"c{i}", reason="spam", reporter=f"r{i}",
-                   account=f"a{i}")
+        svc.report(
+            subject_type="content",
+            subject_id=f"c{i}",
+            reason="spam",
+            reporter=f"r{i}",
+            account=f"a{i}",
+        )
     workers = peers(store, 4)
     taken: list[int] = []
     lock = threading.Lock()
     try:
+
         def moderate(i):
             w = workers[i].moderation
             mine = []
             while (case := w.take_next("general", holder=f"mod-{i}", role="moderator")) is not None:
                 mine.append(case.id)
             for case_id in mine:
-                w.decide(case_id, holder=f"mod-{i}", actor=f"key:mod-{i}", action="remove",
-                         facts="spam", policy_id="spam")
+                w.decide(
+                    case_id,
+                    holder=f"mod-{i}",
+                    actor=f"key:mod-{i}",
+                    action="remove",
+                    facts="spam",
+                    policy_id="spam",
+                )
             with lock:
                 taken.extend(mine)
 
@@ -76,7 +92,9 @@ def test_two_moderators_never_decide_one_case(store):
         assert sorted(taken) == list(range(1, 13))  # every case taken once, by one moderator
 
         # A race on one case: the holder and a stranger decide at the same time.
-        svc.report(subject_type="content", subject_id="race", reason="spam", reporter="z", account="q")
+        svc.report(
+            subject_type="content", subject_id="race", reason="spam", reporter="z", account="q"
+        )
         case = svc.take_next("general", holder="mod-0", role="moderator")
         barrier = threading.Barrier(2)
         outcomes: list[str] = []
@@ -84,8 +102,9 @@ def test_two_moderators_never_decide_one_case(store):
         def race(i):
             barrier.wait()
             try:
-                workers[i].moderation.decide(case.id, holder=f"mod-{i}", actor=f"key:mod-{i}",
-                                             action="none", facts="race")
+                workers[i].moderation.decide(
+                    case.id, holder=f"mod-{i}", actor=f"key:mod-{i}", action="none", facts="race"
+                )
                 outcomes.append("decided")
             except Conflict:
                 outcomes.append("conflict")
@@ -112,11 +131,18 @@ def test_the_same_holder_racing_itself_decides_once(store):
     barrier = threading.Barrier(3)
     outcomes: list[str] = []
     try:
+
         def go(i):
             barrier.wait()
             try:
-                workers[i].moderation.decide(case.id, holder="mod-x", actor="key:mod-x",
-                                             action="remove", facts="spam", policy_id="spam")
+                workers[i].moderation.decide(
+                    case.id,
+                    holder="mod-x",
+                    actor="key:mod-x",
+                    action="remove",
+                    facts="spam",
+                    policy_id="spam",
+                )
                 outcomes.append("decided")
             except Conflict:
                 outcomes.append("conflict")

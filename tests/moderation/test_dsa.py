@@ -12,22 +12,31 @@ from accord.errors import UpstreamError
 from accord.moderation import dsa
 
 POLICY = {
-    "id": "tve.terrorist_content", "title": "Terrorist content", "ground": "law",
-    "legal_ground": "Regulation (EU) 2021/784", "url": "https://example.org/p",
+    "id": "tve.terrorist_content",
+    "title": "Terrorist content",
+    "ground": "law",
+    "legal_ground": "Regulation (EU) 2021/784",
+    "url": "https://example.org/p",
     "dsa_category": "STATEMENT_CATEGORY_RISK_FOR_PUBLIC_SECURITY",
     "dsa_keywords": ["KEYWORD_TERRORIST_CONTENT"],
 }
 
 
 def statement(**kw):
-    args = dict(
-        puid="accord-decision-1", action="remove", sources=["user", "automated"],
-        automated_detection=True, automated_decision="AUTOMATED_DECISION_NOT_AUTOMATED",
-        policy=POLICY, facts="Attack footage.", content_type="video",
-        content_date=date(2026, 3, 1), application_date=date(2026, 3, 2),
-        territorial_scope=["DE", "FR"],
-        restrictions=[{"kind": "feature", "ends": date(2026, 4, 1)}],
-    )
+    args = {
+        "puid": "accord-decision-1",
+        "action": "remove",
+        "sources": ["user", "automated"],
+        "automated_detection": True,
+        "automated_decision": "AUTOMATED_DECISION_NOT_AUTOMATED",
+        "policy": POLICY,
+        "facts": "Attack footage.",
+        "content_type": "video",
+        "content_date": date(2026, 3, 1),
+        "application_date": date(2026, 3, 2),
+        "territorial_scope": ["DE", "FR"],
+        "restrictions": [{"kind": "feature", "ends": date(2026, 4, 1)}],
+    }
     args.update(kw)
     return dsa.build_statement(**args)
 
@@ -47,17 +56,29 @@ def test_a_removal_with_a_live_restriction_validates():
     ("kw", "field", "value"),
     [
         ({"action": "demote"}, "decision_visibility", ["DECISION_VISIBILITY_CONTENT_DEMOTED"]),
-        ({"action": "age_restrict"}, "decision_visibility",
-         ["DECISION_VISIBILITY_CONTENT_AGE_RESTRICTED"]),
+        (
+            {"action": "age_restrict"},
+            "decision_visibility",
+            ["DECISION_VISIBILITY_CONTENT_AGE_RESTRICTED"],
+        ),
         ({"action": "label"}, "decision_visibility", ["DECISION_VISIBILITY_CONTENT_LABELLED"]),
         ({"sources": ["trusted_flagger", "user"]}, "source_type", "SOURCE_TRUSTED_FLAGGER"),
         ({"sources": ["automated"]}, "source_type", "SOURCE_VOLUNTARY"),
-        ({"restrictions": [{"kind": "termination", "ends": None}]}, "decision_account",
-         "DECISION_ACCOUNT_TERMINATED"),
-        ({"restrictions": [{"kind": "suspension", "ends": date(2026, 3, 9)}]},
-         "end_date_account_restriction", "2026-03-09"),
-        ({"policy": {**POLICY, "ground": "terms"}}, "decision_ground",
-         "DECISION_GROUND_INCOMPATIBLE_CONTENT"),
+        (
+            {"restrictions": [{"kind": "termination", "ends": None}]},
+            "decision_account",
+            "DECISION_ACCOUNT_TERMINATED",
+        ),
+        (
+            {"restrictions": [{"kind": "suspension", "ends": date(2026, 3, 9)}]},
+            "end_date_account_restriction",
+            "2026-03-09",
+        ),
+        (
+            {"policy": {**POLICY, "ground": "terms"}},
+            "decision_ground",
+            "DECISION_GROUND_INCOMPATIBLE_CONTENT",
+        ),
         ({"content_type": None}, "content_type", ["CONTENT_TYPE_OTHER"]),
     ],
 )
@@ -106,11 +127,23 @@ def test_batches_hold_at_most_100():
 def decide_many(accord, n):
     svc = accord.moderation
     for i in range(n):
-        case_id = svc.report(subject_type="content", subject_id=f"c{i}", reason="hate_speech",
-                             reporter=f"r{i}", account=f"a{i}", content_type="text").case_id
+        case_id = svc.report(
+            subject_type="content",
+            subject_id=f"c{i}",
+            reason="hate_speech",
+            reporter=f"r{i}",
+            account=f"a{i}",
+            content_type="text",
+        ).case_id
         svc.take_next("general", holder="m", role="moderator")
-        svc.decide(case_id, holder="m", actor="key:m", action="remove", facts="slur",
-                   policy_id="hate.speech")
+        svc.decide(
+            case_id,
+            holder="m",
+            actor="key:m",
+            action="remove",
+            facts="slur",
+            policy_id="hate.speech",
+        )
 
 
 @pytest.mark.slow
@@ -128,21 +161,32 @@ def test_export_and_submit(accord, tmp_path):
         assert request.headers["Authorization"] == "Bearer T0KEN"
         body = json.loads(request.content)
         seen.append(len(body["statements"]))
-        return httpx.Response(201, json={"statements": [
-            {**s, "uuid": f"u-{s['puid']}"} for s in body["statements"]]})
+        return httpx.Response(
+            201, json={"statements": [{**s, "uuid": f"u-{s['puid']}"} for s in body["statements"]]}
+        )
 
     client = httpx.Client(transport=httpx.MockTransport(api))
-    assert svc.submit_statements(endpoint="https://tdb.example/api/v1/statements", token="T0KEN",
-                                 client=client) == 105
+    assert (
+        svc.submit_statements(
+            endpoint="https://tdb.example/api/v1/statements", token="T0KEN", client=client
+        )
+        == 105
+    )
     assert seen == [100, 5]
-    assert svc.submit_statements(endpoint="https://tdb.example/api/v1/statements", token="T0KEN",
-                                 client=client) == 0  # nothing left to send
+    assert (
+        svc.submit_statements(
+            endpoint="https://tdb.example/api/v1/statements", token="T0KEN", client=client
+        )
+        == 0
+    )  # nothing left to send
     refused = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(422, json={})))
-    decide_many_more = svc.report(subject_type="content", subject_id="late", reason="spam",
-                                  reporter="q", account="b").case_id
+    decide_many_more = svc.report(
+        subject_type="content", subject_id="late", reason="spam", reporter="q", account="b"
+    ).case_id
     svc.take_next("general", holder="m", role="moderator")
-    svc.decide(decide_many_more, holder="m", actor="key:m", action="remove", facts="spam",
-               policy_id="spam")
+    svc.decide(
+        decide_many_more, holder="m", actor="key:m", action="remove", facts="spam", policy_id="spam"
+    )
     with pytest.raises(UpstreamError, match="422"):
         svc.submit_statements(endpoint="https://tdb.example/x", token="T", client=refused)
     client.close()

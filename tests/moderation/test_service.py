@@ -40,17 +40,21 @@ def test_reports_on_one_subject_join_one_case_keeping_every_reporter(store):
         subject_type="content", subject_id="post-1", bank_labels=["tcap", "tve"], bank="TCAP"
     )
     assert {first.case_id, second.case_id, again.case_id, match.case_id} == {first.case_id}
-    assert not first.joined_existing_case and second.joined_existing_case
+    assert not first.joined_existing_case
+    assert second.joined_existing_case
     case = svc.case(first.case_id)
     assert case.reporters == 3  # alice counted once, bob, the bank
-    assert case.automated and case.queue == "tve" and len(case.reports) == 4
+    assert case.automated
+    assert case.queue == "tve"
+    assert len(case.reports) == 4
     assert case.reports[-1].labels == ["tcap", "tve"]
     kinds = [e.kind for e in store.ledger.entries(0, 100)]
     assert kinds.count("moderation.report_received") == 4
     assert kinds.count("moderation.case_opened") == 1
     # reporters are pseudonymised in the log
     bodies = b"".join(e.body for e in store.ledger.entries(0, 100))
-    assert b"alice" not in bodies and b"author-1" not in bodies
+    assert b"alice" not in bodies
+    assert b"author-1" not in bodies
 
 
 def test_mass_reports_raise_priority_sub_linearly(accord):
@@ -102,12 +106,15 @@ def test_lease_makes_one_moderator_the_decider(store, clock):
     svc = store.moderation
     case_id = flag(svc).case_id
     taken = svc.take_next("tve", holder="mod-a", role="moderator")
-    assert taken.id == case_id and taken.lease_holder == "mod-a"
+    assert taken.id == case_id
+    assert taken.lease_holder == "mod-a"
     assert svc.take_next("tve", holder="mod-b", role="moderator") is None
     with pytest.raises(Conflict, match="another moderator"):
         svc.decide(case_id, holder="mod-b", actor="key:b", action="none", facts="ok")
     with pytest.raises(InvalidInput, match="unknown policy"):
-        svc.decide(case_id, holder="mod-a", actor="key:a", action="remove", facts="x", policy_id="nope")
+        svc.decide(
+            case_id, holder="mod-a", actor="key:a", action="remove", facts="x", policy_id="nope"
+        )
     assert count(store, decisions) == 0
     # the lease expires: another moderator may take the case
     clock.advance(timedelta(seconds=svc.config.lease_seconds + 1))
@@ -115,20 +122,27 @@ def test_lease_makes_one_moderator_the_decider(store, clock):
         svc.decide(case_id, holder="mod-a", actor="key:a", action="none", facts="late")
     assert svc.take_next("tve", holder="mod-b", role="moderator").id == case_id
     d = svc.decide(case_id, holder="mod-b", actor="key:b", action="none", facts="not violating")
-    assert d.action == "none" and d.restrictions == []
+    assert d.action == "none"
+    assert d.restrictions == []
     with pytest.raises(Conflict, match="already decided"):
         svc.decide(case_id, holder="mod-b", actor="key:b", action="none", facts="again")
     with pytest.raises(NotFound, match="no statement"):
         svc.statement(d.id)
 
 
-def decide_remove(svc, subject="post-1", account="author-1", holder="mod-a", policy="tve.terrorist_content"):
+def decide_remove(
+    svc, subject="post-1", account="author-1", holder="mod-a", policy="tve.terrorist_content"
+):
     case_id = flag(svc, subject=subject, account=account).case_id
     taken = svc.take_next("tve", holder=holder, role="moderator")
     assert taken.id == case_id
     return svc.decide(
-        case_id, holder=holder, actor=f"key:{holder}", action="remove",
-        facts="Footage of an attack with praise of the perpetrator.", policy_id=policy,
+        case_id,
+        holder=holder,
+        actor=f"key:{holder}",
+        action="remove",
+        facts="Footage of an attack with praise of the perpetrator.",
+        policy_id=policy,
     )
 
 
@@ -137,7 +151,8 @@ def test_most_serious_removal_denies_live_for_30_days_then_allows(store, clock):
     d = decide_remove(svc)
     assert [(r.kind, r.feature) for r in d.restrictions] == [("feature", "live")]
     answer = svc.eligibility("author-1", "live")
-    assert not answer.allowed and answer.until == clock.now() + timedelta(days=30)
+    assert not answer.allowed
+    assert answer.until == clock.now() + timedelta(days=30)
     assert svc.eligibility("author-1", "upload").allowed
     assert svc.eligibility("someone-else", "live").allowed
     clock.advance(timedelta(days=30, seconds=1))
@@ -150,14 +165,17 @@ def test_account_ladder_suspends_then_terminates(accord, clock):
     for i in range(6):
         case_id = flag(svc, subject=f"spam-{i}", reason="spam").case_id
         svc.take_next("general", holder="m", role="moderator")
-        d = svc.decide(case_id, holder="m", actor="key:m", action="remove", facts="spam", policy_id="spam")
+        d = svc.decide(
+            case_id, holder="m", actor="key:m", action="remove", facts="spam", policy_id="spam"
+        )
         suspensions.append([(r.kind, r.ends_at is not None) for r in d.restrictions])
         clock.advance(timedelta(days=1))  # strikes a day apart stay in force (90 days)
     assert suspensions[0] == []
     assert [s[0][0] for s in suspensions[1:5]] == ["suspension"] * 4
     assert suspensions[5] == [("termination", False)]
     answer = svc.eligibility("author-1", "live")
-    assert not answer.allowed and answer.reason == "the account is terminated"
+    assert not answer.allowed
+    assert answer.reason == "the account is terminated"
 
 
 def test_appeal_rules_and_reversal(store, clock):
@@ -178,11 +196,16 @@ def test_appeal_rules_and_reversal(store, clock):
         svc.decide_appeal(ap.id, reviewer="key:mod-b", outcome="upheld", reason="again")
     assert svc.eligibility("author-1", "live").allowed
     decision = svc.decision(d.id)
-    assert decision.reversed and all(r.lifted for r in decision.restrictions)
+    assert decision.reversed
+    assert all(r.lifted for r in decision.restrictions)
     assert svc.case(decision.case_id).content_state == "restored"
     kinds = [e.kind for e in store.ledger.entries(0, 200)]
-    for kind in ("moderation.appeal_opened", "moderation.appeal_decided",
-                 "moderation.strike_reversed", "moderation.restriction_lifted"):
+    for kind in (
+        "moderation.appeal_opened",
+        "moderation.appeal_decided",
+        "moderation.strike_reversed",
+        "moderation.restriction_lifted",
+    ):
         assert kind in kinds
 
 
@@ -214,7 +237,8 @@ def test_triage_labels_and_escalates_to_the_senior_queue(accord):
     svc.take_next("tve", holder="triager", role="triage")
     svc.label(case_id, ["livestream-clip"], holder="triager", actor="key:t")
     moved = svc.escalate(case_id, holder="triager", actor="key:t", note="needs senior review")
-    assert moved.queue == "senior" and moved.labels == ["livestream-clip"]
+    assert moved.queue == "senior"
+    assert moved.labels == ["livestream-clip"]
     assert moved.lease_holder is None
     assert svc.take_next("senior", holder="lead", role="admin").id == case_id
 
@@ -224,6 +248,7 @@ def test_reporter_sees_own_reports_with_outcome(accord):
     flag(svc, reporter="alice")
     flag(svc, subject="other", reporter="bob")
     mine = svc.reports_of("alice")
-    assert [r.case_id for r in mine] == [1] and mine[0].outcome is None
+    assert [r.case_id for r in mine] == [1]
+    assert mine[0].outcome is None
     with pytest.raises(NotFound):
         svc.report_view(2, reporter="alice")

@@ -28,11 +28,22 @@ def test_signature_round_trip_and_tamper_detection():
 
 def remove_something(accord):
     svc = accord.moderation
-    case_id = svc.report(subject_type="content", subject_id="p", reason="terrorism_violent_extremism",
-                         reporter="alice", account="author").case_id
+    case_id = svc.report(
+        subject_type="content",
+        subject_id="p",
+        reason="terrorism_violent_extremism",
+        reporter="alice",
+        account="author",
+    ).case_id
     svc.take_next("tve", holder="m", role="moderator")
-    return svc.decide(case_id, holder="m", actor="key:m", action="remove", facts="attack video",
-                      policy_id="tve.terrorist_content")
+    return svc.decide(
+        case_id,
+        holder="m",
+        actor="key:m",
+        action="remove",
+        facts="attack video",
+        policy_id="tve.terrorist_content",
+    )
 
 
 def test_decision_webhooks_are_signed_and_retried_until_acknowledged(accord, receiver, clock):
@@ -50,15 +61,28 @@ def test_decision_webhooks_are_signed_and_retried_until_acknowledged(accord, rec
     assert acked == 3
     assert all(d.state == "delivered" for d in hooks.log())
     failed = [d for d in hooks.log() if d.attempts > 1]
-    assert failed and all(len(hooks.attempts(d.id)) == d.attempts for d in failed)
+    assert failed
+    assert all(len(hooks.attempts(d.id)) == d.attempts for d in failed)
     for request in receiver.requests:
-        assert verify_signature(WEBHOOK_SECRET.encode(), request.headers[SIGNATURE_HEADER],
-                                request.content, now=clock.now().timestamp())
-    made = next(json.loads(r.content) for r in receiver.requests
-                if json.loads(r.content)["event"] == "decision.made")
-    assert made["data"]["statement_of_reasons"]["decision_ground"] == "DECISION_GROUND_ILLEGAL_CONTENT"
-    outcome = next(json.loads(r.content) for r in receiver.requests
-                   if json.loads(r.content)["event"] == "report.outcome")
+        assert verify_signature(
+            WEBHOOK_SECRET.encode(),
+            request.headers[SIGNATURE_HEADER],
+            request.content,
+            now=clock.now().timestamp(),
+        )
+    made = next(
+        json.loads(r.content)
+        for r in receiver.requests
+        if json.loads(r.content)["event"] == "decision.made"
+    )
+    assert (
+        made["data"]["statement_of_reasons"]["decision_ground"] == "DECISION_GROUND_ILLEGAL_CONTENT"
+    )
+    outcome = next(
+        json.loads(r.content)
+        for r in receiver.requests
+        if json.loads(r.content)["event"] == "report.outcome"
+    )
     assert outcome["data"]["reporters"] == ["alice"]
 
 
@@ -67,8 +91,9 @@ def test_a_dead_receiver_does_not_block_decisions_and_gives_up_eventually(accord
         raise httpx.ConnectError("connection refused")
 
     client = httpx.Client(transport=httpx.MockTransport(down))
-    hooks = WebhookDispatcher(accord.db, clock, accord.moderation.config, client=client,
-                              max_attempts=3)
+    hooks = WebhookDispatcher(
+        accord.db, clock, accord.moderation.config, client=client, max_attempts=3
+    )
     accord.__dict__["webhooks"] = hooks
     decision = remove_something(accord)  # returns although nobody listens
     assert decision.id == 1
@@ -77,7 +102,8 @@ def test_a_dead_receiver_does_not_block_decisions_and_gives_up_eventually(accord
         clock.advance(timedelta(hours=2))
     assert {d.state for d in hooks.log()} == {"failed"}
     attempts = hooks.attempts(hooks.log()[0].id)
-    assert len(attempts) == 3 and "ConnectError" in attempts[0]["error"]
+    assert len(attempts) == 3
+    assert "ConnectError" in attempts[0]["error"]
     client.close()
 
 

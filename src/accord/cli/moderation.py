@@ -15,7 +15,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from accord.cli.app import app, fail, get_accord, out
+from accord.cli.app import app, get_accord, out
+from accord.errors import InvalidConfiguration, NotFound
 from accord.moderation.config import load_config
 
 moderation_app = typer.Typer(
@@ -76,7 +77,7 @@ def take_next(
     """Take the most urgent case of a queue under a lease."""
     view = get_accord().moderation.take_next(queue, holder=moderator, role="admin")
     if view is None:
-        fail(f"queue {queue!r} is empty", code=4)
+        raise NotFound(f"queue {queue!r} has no case to take", queue=queue)
     _json(view)
 
 
@@ -163,6 +164,7 @@ def submit(
     settings = svc.config.dsa
     token = os.environ.get(token_env or settings.token_env, "")
     if not token:
-        fail(f"set {token_env or settings.token_env} to your Transparency Database API token")
+        name = token_env or settings.token_env
+        raise InvalidConfiguration(f"set {name} to your Transparency Database API token")
     sent = svc.submit_statements(endpoint=endpoint or settings.endpoint, token=token)
     out.print(f"{sent} statements submitted")
