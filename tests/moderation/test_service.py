@@ -252,3 +252,22 @@ def test_reporter_sees_own_reports_with_outcome(accord):
     assert mine[0].outcome is None
     with pytest.raises(NotFound):
         svc.report_view(2, reporter="alice")
+
+
+def test_report_many_is_all_or_nothing(store):
+    svc = store.moderation
+    flags = [
+        {
+            "subject_type": "content",
+            "subject_id": f"m{i % 3}",
+            "reason": "spam",
+            "reporter": f"r{i}",
+            "account": "a",
+        }
+        for i in range(9)
+    ]
+    receipts = svc.report_many(flags)
+    assert len({r.case_id for r in receipts}) == 3
+    with pytest.raises(InvalidInput):
+        svc.report_many([*flags, {**flags[0], "reason": "nonsense"}])
+    assert count(store, reports) == 9

@@ -172,6 +172,24 @@ class AppealView:
     outcome_reason: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class _Flag:
+    """A validated report, ready to be ingested."""
+
+    stype: SubjectType
+    subject_id: str
+    reason: str
+    reporter: str | None
+    source: Source
+    text: str | None
+    account: str | None
+    content_type: str | None
+    content_date: datetime | None
+    reach: int
+    labels: tuple[str, ...]
+    actor: str | None
+
+
 def _subject_key(subject_type: str, subject_id: str) -> str:
     return f"{subject_type}:{subject_id}"
 
@@ -229,7 +247,7 @@ class ModerationService:
 
     # ----------------------------------------------------------------- reports
 
-    def report(
+    def _prepare(
         self,
         *,
         subject_type: str,
@@ -244,9 +262,7 @@ class ModerationService:
         reach: int = 0,
         labels: Sequence[str] = (),
         actor: str | None = None,
-    ) -> ReportReceipt:
-        """Flag a subject. Reports on a subject with an open case join it; the reporter
-        is rate-limited (trusted flaggers get ten times the allowance, machines none)."""
+    ) -> _Flag:
         try:
             stype = SubjectType(subject_type)
         except ValueError:
@@ -275,79 +291,132 @@ class ModerationService:
             raise InvalidInput("reach must not be negative", reach=reach)
         if text is not None and len(text) > 5000:
             raise InvalidInput("report text is limited to 5000 characters")
+        return _Flag(
+            stype=stype,
+            subject_id=subject_id,
+            reason=reason,
+            reporter=reporter,
+            source=src,
+            text=text,
+            account=account,
+            content_type=content_type,
+            content_date=content_date,
+            reach=reach,
+            labels=tuple(labels),
+            actor=actor,
+        )
+
+    def report(self, **flag: Any) -> ReportReceipt:
+        """Flag a subject. Reports on a subject with an open case join it; the reporter
+        is rate-limited (trusted flaggers get ten times the allowance, machines none).
+
+        Keyword arguments: ``subject_type``, ``subject_id``, ``reason``, ``reporter``,
+        and optionally ``source``, ``text``, ``account``, ``content_type``,
+        ``content_date``, ``reach``, ``labels``, ``actor``.
+        """
+        return self.report_many([flag])[0]
+
+    def report_many(self, flags: Iterable[Mapping[str, Any]]) -> list[ReportReceipt]:
+        """Ingest many reports in one transaction (all or none): the bulk path for
+        automated sources, which amortises the commit and the ledger append."""
+        prepared = [self._prepare(**f) for f in flags]
         now = self.clock.now()
+        events: list[tuple[str, Mapping[str, Any], str | None]] = []
+        with self.db.write() as conn:
+            receipts = [self._ingest(conn, f, now, events) for f in prepared]
+            self.ledger.append_many(conn, events)
+        return receipts
+
+    def _ingest(
+        self,
+        conn: Connection,
+        flag: _Flag,
+        now: datetime,
+        events: list[tuple[str, Mapping[str, Any], str | None]],
+    ) -> ReportReceipt:
+        stype, subject_id, reason, reporter = (
+            flag.stype,
+            flag.subject_id,
+            flag.reason,
+            flag.reporter,
+        )
+        src, text, account, reach, labels = (
+            flag.source,
+            flag.text,
+            flag.account,
+            flag.reach,
+            flag.labels,
+        )
         now_s = format_time(now)
         key = _subject_key(stype.value, subject_id)
         tier = self.config.reasons[reason].tier
-        with self.db.write() as conn:
-            if src is not Source.AUTOMATED:
-                self._check_rate(conn, reporter or "", src, now)
-            case, created = self._open_case(
-                conn,
-                key=key,
-                stype=stype,
-                subject_id=subject_id,
+        if src is not Source.AUTOMATED:
+            self._check_rate(conn, reporter or "", src, now)
+        case, created = self._open_case(
+            conn,
+            key=key,
+            stype=stype,
+            subject_id=subject_id,
+            reason=reason,
+            source=src,
+            tier=tier,
+            account=account,
+            content_type=flag.content_type,
+            content_date=flag.content_date,
+            now=now,
+            events=events,
+        )
+        repeat = False
+        if reporter is not None:
+            repeat = (
+                conn.execute(
+                    select(reports.c.id)
+                    .where(reports.c.case_id == case.id, reports.c.reporter == reporter)
+                    .limit(1)
+                ).first()
+                is not None
+            )
+        report_id = conn.execute(
+            insert(reports)
+            .values(
+                case_id=case.id,
+                reporter=reporter,
+                source=src.value,
                 reason=reason,
-                source=src,
-                tier=tier,
-                account=account,
-                content_type=content_type,
-                content_date=content_date,
-                now=now,
+                text=text,
+                labels=list(labels),
+                created_at=now_s,
             )
-            repeat = False
-            if reporter is not None:
-                repeat = (
-                    conn.execute(
-                        select(reports.c.id)
-                        .where(reports.c.case_id == case.id, reports.c.reporter == reporter)
-                        .limit(1)
-                    ).first()
-                    is not None
-                )
-            report_id = conn.execute(
-                insert(reports)
-                .values(
-                    case_id=case.id,
-                    reporter=reporter,
-                    source=src.value,
-                    reason=reason,
-                    text=text,
-                    labels=list(labels),
-                    created_at=now_s,
-                )
-                .returning(reports.c.id)
-            ).scalar_one()
-            # Urgency: the most severe reason, reporters counted once each, reach at its max.
-            new_tier = (
-                tier
-                if self.config.tier_rank(tier) > self.config.tier_rank(case.tier)
-                else case.tier
-            )
-            count = case.reporters + (0 if repeat else 1)
-            weight = case.reporter_weight + (0.0 if repeat else self._weight(src))
-            new_reach = max(case.reach, reach)
-            opened = parse_time(case.opened_at).timestamp()
-            due = opened + case_urgency(
-                tier_hours=self.config.tiers[new_tier].review_within_hours,
+            .returning(reports.c.id)
+        ).scalar_one()
+        # Urgency: the most severe reason, reporters counted once each, reach at its max.
+        new_tier = (
+            tier if self.config.tier_rank(tier) > self.config.tier_rank(case.tier) else case.tier
+        )
+        count = case.reporters + (0 if repeat else 1)
+        weight = case.reporter_weight + (0.0 if repeat else self._weight(src))
+        new_reach = max(case.reach, reach)
+        opened = parse_time(case.opened_at).timestamp()
+        due = opened + case_urgency(
+            tier_hours=self.config.tiers[new_tier].review_within_hours,
+            reporter_weight=weight,
+            reach=new_reach,
+        )
+        conn.execute(
+            update(cases)
+            .where(cases.c.id == case.id)
+            .values(
+                tier=new_tier,
+                reporters=count,
                 reporter_weight=weight,
                 reach=new_reach,
+                due_at=min(due, case.due_at) if not created else due,
+                automated=case.automated or src is Source.AUTOMATED,
+                account=case.account or account,
             )
-            conn.execute(
-                update(cases)
-                .where(cases.c.id == case.id)
-                .values(
-                    tier=new_tier,
-                    reporters=count,
-                    reporter_weight=weight,
-                    reach=new_reach,
-                    due_at=min(due, case.due_at) if not created else due,
-                    automated=case.automated or src is Source.AUTOMATED,
-                    account=case.account or account,
-                )
-            )
-            self.ledger.append(
-                conn,
+        )
+        events.append(
+            (
                 "moderation.report_received",
                 {
                     "report": report_id,
@@ -359,8 +428,9 @@ class ModerationService:
                     "labels": list(labels),
                     "new_case": created,
                 },
-                actor=actor,
+                flag.actor,
             )
+        )
         return ReportReceipt(report_id, case.id, case.queue, not created)
 
     def report_match(
@@ -427,6 +497,7 @@ class ModerationService:
         content_type: str | None,
         content_date: datetime | None,
         now: datetime,
+        events: list[tuple[str, Mapping[str, Any], str | None]],
     ) -> tuple[Row[Any], bool]:
         query = self._lock(conn, select(cases).where(cases.c.open_key == key))
         row = conn.execute(query).first()
@@ -464,15 +535,17 @@ class ModerationService:
             if row is None:  # pragma: no cover - the winner's row is committed by now
                 raise Conflict("the case for this subject changed; try again") from None
             return row, False
-        self.ledger.append(
-            conn,
-            "moderation.case_opened",
-            {
-                "case": case_id,
-                "queue": queue.id,
-                "subject_type": stype.value,
-                "account": self._p(account),
-            },
+        events.append(
+            (
+                "moderation.case_opened",
+                {
+                    "case": case_id,
+                    "queue": queue.id,
+                    "subject_type": stype.value,
+                    "account": self._p(account),
+                },
+                None,
+            )
         )
         row = conn.execute(select(cases).where(cases.c.id == case_id)).one()
         return row, True
