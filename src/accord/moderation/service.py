@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import Connection, Row, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from accord.clock import Clock, format_time, parse_time
@@ -190,6 +190,21 @@ class _Flag:
     actor: str | None
 
 
+_UPDATE_URGENCY = (
+    update(cases)
+    .where(cases.c.id == bindparam("b_id"))
+    .values(
+        tier=bindparam("b_tier"),
+        reporters=bindparam("b_reporters"),
+        reporter_weight=bindparam("b_weight"),
+        reach=bindparam("b_reach"),
+        due_at=bindparam("b_due"),
+        automated=bindparam("b_automated"),
+        account=bindparam("b_account"),
+    )
+)
+
+
 def _subject_key(subject_type: str, subject_id: str) -> str:
     return f"{subject_type}:{subject_id}"
 
@@ -317,121 +332,170 @@ class ModerationService:
         return self.report_many([flag])[0]
 
     def report_many(self, flags: Iterable[Mapping[str, Any]]) -> list[ReportReceipt]:
-        """Ingest many reports in one transaction (all or none): the bulk path for
-        automated sources, which amortises the commit and the ledger append."""
+        """Ingest many reports in one transaction (all or none).
+
+        The bulk path for automated sources: a batch costs a fixed handful of
+        statements (rate counts, open cases, known reporters, one multi-row
+        insert, one multi-row update, one ledger append) plus one insert per new
+        case, whatever its size.
+        """
         prepared = [self._prepare(**f) for f in flags]
+        if not prepared:
+            return []
         now = self.clock.now()
+        now_s = format_time(now)
         events: list[tuple[str, Mapping[str, Any], str | None]] = []
         with self.db.write() as conn:
-            receipts = [self._ingest(conn, f, now, events) for f in prepared]
+            self._check_rates(conn, prepared, now)
+            keys = sorted({_subject_key(f.stype.value, f.subject_id) for f in prepared})
+            query = select(cases).where(cases.c.open_key.in_(keys)).order_by(cases.c.open_key)
+            found = {row.open_key: row for row in conn.execute(self._lock(conn, query)).all()}
+            state: dict[str, dict[str, Any]] = {}
+            created: set[int] = set()
+            for f in prepared:
+                key = _subject_key(f.stype.value, f.subject_id)
+                if key in state:
+                    continue
+                row = found.get(key)
+                if row is None:
+                    row, new_case = self._open_case(
+                        conn,
+                        key=key,
+                        stype=f.stype,
+                        subject_id=f.subject_id,
+                        reason=f.reason,
+                        source=f.source,
+                        tier=self.config.reasons[f.reason].tier,
+                        account=f.account,
+                        content_type=f.content_type,
+                        content_date=f.content_date,
+                        now=now,
+                        events=events,
+                    )
+                    if new_case:
+                        created.add(row.id)
+                state[key] = dict(row._mapping)
+            case_ids = [c["id"] for c in state.values()]
+            people = sorted({f.reporter for f in prepared if f.reporter is not None})
+            known: set[tuple[int, str]] = set()
+            if people:
+                known = {
+                    (r.case_id, r.reporter)
+                    for r in conn.execute(
+                        select(reports.c.case_id, reports.c.reporter).where(
+                            reports.c.case_id.in_(case_ids), reports.c.reporter.in_(people)
+                        )
+                    ).all()
+                }
+            rows: list[dict[str, Any]] = []
+            first_in_case: dict[int, bool] = {}
+            for f in prepared:
+                case = state[_subject_key(f.stype.value, f.subject_id)]
+                repeat = f.reporter is not None and (case["id"], f.reporter) in known
+                if f.reporter is not None:
+                    known.add((case["id"], f.reporter))
+                tier = self.config.reasons[f.reason].tier
+                if self.config.tier_rank(tier) > self.config.tier_rank(case["tier"]):
+                    case["tier"] = tier
+                if not repeat:
+                    case["reporters"] += 1
+                    case["reporter_weight"] += self._weight(f.source)
+                case["reach"] = max(case["reach"], f.reach)
+                case["automated"] = bool(case["automated"]) or f.source is Source.AUTOMATED
+                case["account"] = case["account"] or f.account
+                new_case = case["id"] in created and case["id"] not in first_in_case
+                first_in_case[case["id"]] = True
+                rows.append(
+                    {
+                        "case_id": case["id"],
+                        "reporter": f.reporter,
+                        "source": f.source.value,
+                        "reason": f.reason,
+                        "text": f.text,
+                        "labels": list(f.labels),
+                        "created_at": now_s,
+                        "_new": new_case,
+                    }
+                )
+            ids = (
+                conn.execute(
+                    insert(reports).returning(reports.c.id, sort_by_parameter_order=True),
+                    [{k: v for k, v in r.items() if k != "_new"} for r in rows],
+                )
+                .scalars()
+                .all()
+            )
+            updates = []
+            for case in state.values():
+                opened = parse_time(case["opened_at"]).timestamp()
+                due = opened + case_urgency(
+                    tier_hours=self.config.tiers[case["tier"]].review_within_hours,
+                    reporter_weight=case["reporter_weight"],
+                    reach=case["reach"],
+                )
+                updates.append(
+                    {
+                        "b_id": case["id"],
+                        "b_tier": case["tier"],
+                        "b_reporters": case["reporters"],
+                        "b_weight": case["reporter_weight"],
+                        "b_reach": case["reach"],
+                        "b_due": due if case["id"] in created else min(due, case["due_at"]),
+                        "b_automated": case["automated"],
+                        "b_account": case["account"],
+                    }
+                )
+            conn.execute(_UPDATE_URGENCY, updates)
+            receipts = []
+            for f, r, report_id in zip(prepared, rows, ids, strict=True):
+                case = state[_subject_key(f.stype.value, f.subject_id)]
+                events.append(
+                    (
+                        "moderation.report_received",
+                        {
+                            "report": report_id,
+                            "case": case["id"],
+                            "reason": f.reason,
+                            "source": f.source.value,
+                            "subject_type": f.stype.value,
+                            "reporter": (
+                                self._p(f.reporter) if f.source is not Source.AUTOMATED else None
+                            ),
+                            "labels": list(f.labels),
+                            "new_case": r["_new"],
+                        },
+                        f.actor,
+                    )
+                )
+                receipts.append(ReportReceipt(report_id, case["id"], case["queue"], not r["_new"]))
             self.ledger.append_many(conn, events)
         return receipts
 
-    def _ingest(
-        self,
-        conn: Connection,
-        flag: _Flag,
-        now: datetime,
-        events: list[tuple[str, Mapping[str, Any], str | None]],
-    ) -> ReportReceipt:
-        stype, subject_id, reason, reporter = (
-            flag.stype,
-            flag.subject_id,
-            flag.reason,
-            flag.reporter,
+    def _check_rates(self, conn: Connection, flags: Sequence[_Flag], now: datetime) -> None:
+        limit = self.config.rate_limit
+        people = sorted(
+            {f.reporter for f in flags if f.reporter and f.source is not Source.AUTOMATED}
         )
-        src, text, account, reach, labels = (
-            flag.source,
-            flag.text,
-            flag.account,
-            flag.reach,
-            flag.labels,
+        if not people:
+            return
+        since = format_time(now - timedelta(seconds=limit.window_seconds))
+        counts: dict[str, int] = dict(
+            conn.execute(
+                select(reports.c.reporter, func.count())
+                .where(reports.c.reporter.in_(people), reports.c.created_at > since)
+                .group_by(reports.c.reporter)
+            ).all()
         )
-        now_s = format_time(now)
-        key = _subject_key(stype.value, subject_id)
-        tier = self.config.reasons[reason].tier
-        if src is not Source.AUTOMATED:
-            self._check_rate(conn, reporter or "", src, now)
-        case, created = self._open_case(
-            conn,
-            key=key,
-            stype=stype,
-            subject_id=subject_id,
-            reason=reason,
-            source=src,
-            tier=tier,
-            account=account,
-            content_type=flag.content_type,
-            content_date=flag.content_date,
-            now=now,
-            events=events,
-        )
-        repeat = False
-        if reporter is not None:
-            repeat = (
-                conn.execute(
-                    select(reports.c.id)
-                    .where(reports.c.case_id == case.id, reports.c.reporter == reporter)
-                    .limit(1)
-                ).first()
-                is not None
-            )
-        report_id = conn.execute(
-            insert(reports)
-            .values(
-                case_id=case.id,
-                reporter=reporter,
-                source=src.value,
-                reason=reason,
-                text=text,
-                labels=list(labels),
-                created_at=now_s,
-            )
-            .returning(reports.c.id)
-        ).scalar_one()
-        # Urgency: the most severe reason, reporters counted once each, reach at its max.
-        new_tier = (
-            tier if self.config.tier_rank(tier) > self.config.tier_rank(case.tier) else case.tier
-        )
-        count = case.reporters + (0 if repeat else 1)
-        weight = case.reporter_weight + (0.0 if repeat else self._weight(src))
-        new_reach = max(case.reach, reach)
-        opened = parse_time(case.opened_at).timestamp()
-        due = opened + case_urgency(
-            tier_hours=self.config.tiers[new_tier].review_within_hours,
-            reporter_weight=weight,
-            reach=new_reach,
-        )
-        conn.execute(
-            update(cases)
-            .where(cases.c.id == case.id)
-            .values(
-                tier=new_tier,
-                reporters=count,
-                reporter_weight=weight,
-                reach=new_reach,
-                due_at=min(due, case.due_at) if not created else due,
-                automated=case.automated or src is Source.AUTOMATED,
-                account=case.account or account,
-            )
-        )
-        events.append(
-            (
-                "moderation.report_received",
-                {
-                    "report": report_id,
-                    "case": case.id,
-                    "reason": reason,
-                    "source": src.value,
-                    "subject_type": stype.value,
-                    "reporter": self._p(reporter) if src is not Source.AUTOMATED else None,
-                    "labels": list(labels),
-                    "new_case": created,
-                },
-                flag.actor,
-            )
-        )
-        return ReportReceipt(report_id, case.id, case.queue, not created)
+        for f in flags:
+            if f.source is Source.AUTOMATED or not f.reporter:
+                continue
+            allowance = limit.max_reports * (10 if f.source is Source.TRUSTED_FLAGGER else 1)
+            counts[f.reporter] = counts.get(f.reporter, 0) + 1
+            if counts[f.reporter] > allowance:
+                raise RateLimited(
+                    f"too many reports: at most {allowance} per {limit.window_seconds} s",
+                    retry_after=limit.window_seconds,
+                )
 
     def report_match(
         self,
@@ -467,21 +531,6 @@ class ModerationService:
             labels=bank_labels,
             actor=actor,
         )
-
-    def _check_rate(self, conn: Connection, reporter: str, source: Source, now: datetime) -> None:
-        limit = self.config.rate_limit
-        allowance = limit.max_reports * (10 if source is Source.TRUSTED_FLAGGER else 1)
-        since = format_time(now - timedelta(seconds=limit.window_seconds))
-        recent = conn.execute(
-            select(func.count())
-            .select_from(reports)
-            .where(reports.c.reporter == reporter, reports.c.created_at > since)
-        ).scalar_one()
-        if recent >= allowance:
-            raise RateLimited(
-                f"too many reports: at most {allowance} per {limit.window_seconds} s",
-                retry_after=limit.window_seconds,
-            )
 
     def _open_case(
         self,
