@@ -371,6 +371,7 @@ class ModerationService:
                         content_date=f.content_date,
                         now=now,
                         events=events,
+                        looked=True,
                     )
                     if new_case:
                         created.add(row.id)
@@ -547,11 +548,15 @@ class ModerationService:
         content_date: datetime | None,
         now: datetime,
         events: list[tuple[str, Mapping[str, Any], str | None]],
+        looked: bool = False,
     ) -> tuple[Row[Any], bool]:
+        """The open case of ``key``, opening it if there is none (``looked``: the
+        caller has just found none, so skip the first lookup)."""
         query = self._lock(conn, select(cases).where(cases.c.open_key == key))
-        row = conn.execute(query).first()
-        if row is not None:
-            return row, False
+        if not looked:
+            row = conn.execute(query).first()
+            if row is not None:
+                return row, False
         queue = self.config.route(reason, source, stype)
         values: dict[str, Any] = {
             "subject_type": stype.value,
@@ -575,9 +580,7 @@ class ModerationService:
         }
         try:
             with conn.begin_nested():
-                case_id = conn.execute(
-                    insert(cases).values(**values).returning(cases.c.id)
-                ).scalar_one()
+                created = conn.execute(insert(cases).values(**values).returning(*cases.c)).one()
         except IntegrityError:
             # Another transaction opened the case first: join it.
             row = conn.execute(query).first()
@@ -588,7 +591,7 @@ class ModerationService:
             (
                 "moderation.case_opened",
                 {
-                    "case": case_id,
+                    "case": created.id,
                     "queue": queue.id,
                     "subject_type": stype.value,
                     "account": self._p(account),
@@ -596,8 +599,7 @@ class ModerationService:
                 None,
             )
         )
-        row = conn.execute(select(cases).where(cases.c.id == case_id)).one()
-        return row, True
+        return created, True
 
     def reports_of(self, reporter: str) -> list[ReportView]:
         """A reporter's own reports, with the outcome of their case."""
@@ -724,27 +726,25 @@ class ModerationService:
         until = format_time(now + timedelta(seconds=self.config.lease_seconds))
         free = or_(cases.c.lease_holder.is_(None), cases.c.lease_expires <= now_s)
         with self.db.write() as conn:
-            query = (
+            first = (
                 select(cases.c.id)
                 .where(cases.c.queue == queue.id, cases.c.state == "open", free)
                 .order_by(cases.c.due_at, cases.c.id)
                 .limit(1)
             )
             if conn.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            case_id = conn.execute(query).scalar()
-            if case_id is None:
-                return None
-            taken = conn.execute(
+                first = first.with_for_update(skip_locked=True)
+            # One statement finds and leases the case (UPDATE ... WHERE id = (SELECT ...)).
+            row = conn.execute(
                 update(cases)
-                .where(cases.c.id == case_id, cases.c.state == "open", free)
+                .where(cases.c.id == first.scalar_subquery(), free)
                 .values(lease_holder=holder, lease_expires=until)
-            ).rowcount
-            if taken != 1:  # pragma: no cover - guarded by the row lock / single writer
-                raise Conflict("the case was taken by someone else; ask for the next one")
-            row = conn.execute(select(cases).where(cases.c.id == case_id)).one()
+                .returning(*cases.c)
+            ).first()
+            if row is None:
+                return None
             rep = conn.execute(
-                select(reports).where(reports.c.case_id == case_id).order_by(reports.c.id)
+                select(reports).where(reports.c.case_id == row.id).order_by(reports.c.id)
             ).all()
         return self._case_view(row, rep)
 
