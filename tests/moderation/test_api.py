@@ -106,6 +106,10 @@ def test_done_when_the_whole_loop_walks_through_http(accord, client, headers, re
     )
     assert reversed_.status_code == 200
     assert reversed_.json()["state"] == "reversed"
+    mine = client.get(f"/v1/appeals/{appeal_id}", headers=headers["user"])
+    assert mine.status_code == 200
+    assert mine.json()["outcome_reason"] == "Newsworthy reporting."
+    assert client.get(f"/v1/appeals/{appeal_id}", headers=headers["reporter"]).status_code == 403
 
     # The account may go live again.
     again = client.get(

@@ -1301,6 +1301,15 @@ class ModerationService:
             )
         return self.appeal_view(appeal_id)
 
+    def appellant_of(self, appeal_id: int) -> str:
+        with self.db.read() as conn:
+            who = conn.execute(
+                select(appeals.c.appellant).where(appeals.c.id == appeal_id)
+            ).scalar()
+        if who is None:
+            raise NotFound(f"no appeal {appeal_id}", appeal=appeal_id)
+        return str(who)
+
     def appeal_view(self, appeal_id: int) -> AppealView:
         with self.db.read() as conn:
             r = conn.execute(select(appeals).where(appeals.c.id == appeal_id)).first()

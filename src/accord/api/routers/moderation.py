@@ -16,9 +16,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from accord.api.deps import AccordDep, requires
+from accord.api.deps import AccordDep, PrincipalDep, requires
 from accord.errors import PermissionDenied
-from accord.keys.model import Role
+from accord.keys.model import Role, permits
 from accord.keys.service import Principal
 from accord.moderation.service import CaseView, ModerationService
 
@@ -361,7 +361,12 @@ def appeal_decision(decision_id: int, body: AppealIn, svc: Service, principal: A
 
 
 @router.get("/appeals/{appeal_id}", response_model=AppealOut)
-def get_appeal(appeal_id: int, svc: Service, principal: Reviewer) -> Any:
+def get_appeal(appeal_id: int, svc: Service, principal: PrincipalDep) -> Any:
+    """An appeal and its outcome: moderators and triage, or the person who appealed."""
+    if not permits(principal.role, "moderation.review"):
+        principal.require("moderation.appeal")
+        if principal.subject is None or svc.appellant_of(appeal_id) != principal.subject:
+            raise PermissionDenied("you may read only your own appeals", appeal=appeal_id)
     return svc.appeal_view(appeal_id)
 
 
