@@ -271,3 +271,28 @@ def test_report_many_is_all_or_nothing(store):
     with pytest.raises(InvalidInput):
         svc.report_many([*flags, {**flags[0], "reason": "nonsense"}])
     assert count(store, reports) == 9
+
+
+def test_trusted_flaggers_weigh_more_and_are_named_in_the_statement(accord, tmp_path):
+    from accord.moderation.config import load_config
+    from accord.moderation.service import ModerationService
+    from tests.moderation.conftest import config_text
+
+    path = tmp_path / "trusted.toml"
+    path.write_text(
+        config_text().replace("trusted_flaggers = []", 'trusted_flaggers = ["ngo-1"]'), "utf-8"
+    )
+    svc = ModerationService(accord.db, accord.ledger, accord.clock, load_config(path))
+    by_user = flag(svc, subject="u", reporter="someone", reason="hate_speech")
+    by_ngo = flag(svc, subject="t", reporter="ngo-1", reason="hate_speech")
+    user_case, ngo_case = svc.case(by_user.case_id), svc.case(by_ngo.case_id)
+    assert ngo_case.reports[0].source == "trusted_flagger"
+    assert ngo_case.due_at < user_case.due_at  # a trusted notice is reviewed sooner
+    taken = svc.take_next("general", holder="m", role="moderator")
+    assert taken.id == ngo_case.id
+    d = svc.decide(
+        taken.id, holder="m", actor="key:m", action="remove", facts="slur", policy_id="hate.speech"
+    )
+    assert svc.statement(d.id)["source_type"] == "SOURCE_TRUSTED_FLAGGER"
+    for i in range(svc.config.rate_limit.max_reports + 5):  # ten times the allowance
+        flag(svc, subject=f"n{i}", reporter="ngo-1", reason="spam")
