@@ -1,7 +1,7 @@
 """Moderation benchmark: report ingestion per second and next-case latency with many open cases.
 
-    .venv/bin/python benchmarks/moderation.py            # 1,000,000 open cases, SQLite and PostgreSQL
-    .venv/bin/python benchmarks/moderation.py --quick    # 20,000 open cases
+    .venv/bin/python benchmarks/moderation.py          # 1,000,000 open cases, SQLite + PostgreSQL
+    .venv/bin/python benchmarks/moderation.py --quick  # 20,000 open cases
 
 For each database it prints:
 
