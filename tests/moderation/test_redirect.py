@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from accord.moderation.redirect import RedirectIndex, tokens
 
@@ -58,3 +60,27 @@ def test_redirects_are_counted_per_hour_without_who_searched(accord, clock):
     assert data["actor"] is None
     assert b"isis" not in events[0].body
     assert svc.flush_redirect_counts(include_current_hour=True) == 1
+
+
+LEET = {"o": "0", "i": "1", "e": "3", "a": "4", "s": "5", "t": "7"}
+ACCENT = {"a": "á", "e": "ê", "i": "ï", "o": "ö", "u": "ü", "c": "ç", "n": "ñ"}
+
+
+@given(
+    st.sampled_from(["join isis", "atomwaffen", "great replacement", "isis recruitment"]),
+    st.lists(st.sampled_from(["upper", "leet", "accent", "none"]), min_size=1, max_size=40),
+    st.sampled_from(["", "how to ", "where can i "]),
+)
+def test_any_mix_of_case_accents_and_substitutions_still_matches(term, edits, prefix):
+    chars = []
+    for i, c in enumerate(term):
+        edit = edits[i % len(edits)]
+        if edit == "upper":
+            c = c.upper()
+        elif edit == "leet":
+            c = LEET.get(c, c)
+        elif edit == "accent":
+            c = ACCENT.get(c, c)
+        chars.append(c)
+    index = RedirectIndex([("l", "en", [term], [{"title": "t", "url": "u"}])])
+    assert [m.list_id for m in index.lookup(prefix + "".join(chars))] == ["l"]
