@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from accord.matching.lookup import LookupService
     from accord.matching.matcher import Matcher
     from accord.matching.service import BankService
+    from accord.moderation.service import ModerationService
+    from accord.moderation.webhooks import WebhookDispatcher
     from accord.rights.service import RightsService
     from accord.signals.media import MediaLimits
     from accord.signals.registry import SignalRegistry
@@ -118,7 +120,23 @@ class Accord:
 
         return RightsService(self.db, self.ledger, self.clock)
 
+    @cached_property
+    def moderation(self) -> ModerationService:
+        from accord.moderation.config import load_config
+        from accord.moderation.service import ModerationService
+
+        config = load_config(self.settings.moderation_config)
+        return ModerationService(self.db, self.ledger, self.clock, config)
+
+    @cached_property
+    def webhooks(self) -> WebhookDispatcher:
+        from accord.moderation.webhooks import WebhookDispatcher
+
+        return WebhookDispatcher(self.db, self.clock, self.moderation.config)
+
     def close(self) -> None:
+        if "webhooks" in self.__dict__:
+            self.webhooks.stop()
         if "matcher" in self.__dict__:
             self.matcher.stop()
         if "db" in self.__dict__:

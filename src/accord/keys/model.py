@@ -42,6 +42,16 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # data rights: a user key reads and changes only its own subject's choices (see accord.rights)
     "rights.read": frozenset({Role.AUDITOR, Role.USER}),
     "rights.write": frozenset({Role.USER}),
+    # moderation (accord.moderation)
+    "moderation.report": frozenset({Role.REPORTER, Role.USER, Role.MODERATOR, Role.TRIAGE}),
+    "moderation.review": frozenset({Role.MODERATOR, Role.TRIAGE}),
+    "moderation.decide": frozenset({Role.MODERATOR}),
+    "moderation.appeal": frozenset({Role.USER, Role.REPORTER}),
+    "moderation.eligibility": frozenset(
+        {Role.MODERATOR, Role.TRIAGE, Role.HASHER, Role.CURATOR, Role.USER}
+    ),
+    "moderation.statements": frozenset({Role.MODERATOR, Role.AUDITOR, Role.USER}),
+    "moderation.redirect": frozenset(Role),
 }
 
 
