@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import shutil
 import subprocess
 import sys
@@ -36,9 +37,8 @@ import numpy.typing as npt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import pdq_corpus  # noqa: E402
-
-from accord.matching.pdq_index import PdqIndex  # noqa: E402
+import pdq_corpus
+from accord.matching.pdq_index import PdqIndex
 
 THRESHOLD = 31
 LOAD_PROBE = """
@@ -201,7 +201,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{np.percentile(distances, [10, 50, 90]).tolist()}, "
         f"share within {THRESHOLD}: {np.mean(distances <= THRESHOLD):.2f}"
     )
-    print(f"threads: faiss omp 1; numpy {np.__version__}; faiss {faiss.__version__}")
+    print(
+        f"threads: faiss omp 1; numpy {np.__version__}; faiss {faiss.__version__}; "
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start"
+    )
     rng = np.random.default_rng(2026)
     rows: list[dict[str, object]] = []
     for size in sizes:
@@ -221,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['bytes_hash']:>7.1f} {r['rss_hash']:>8.1f} {r['build_s']:>8.2f} "
             f"{r['save_s']:>7.2f} {r['load_s']:>7.2f}"
         )
+    print(f"load average {os.getloadavg()[0]:.1f} at end (other processes share the cores)")
     print()
     for mih, flat in zip(rows[::2], rows[1::2], strict=True):
         print(

@@ -127,7 +127,9 @@ def variant(image: Image.Image, kind: str, rng: np.random.Generator) -> Image.Im
         edges = (rng.uniform(0.03, 0.12, 4) * SIZE).astype(int)
         return image.crop((edges[0], edges[1], SIZE - edges[2], SIZE - edges[3]))
     if kind == "noise":
-        noisy = np.asarray(image, dtype=np.float64) + rng.normal(0, rng.uniform(4, 16), (SIZE, SIZE, 3))
+        noisy = np.asarray(image, dtype=np.float64) + rng.normal(
+            0, rng.uniform(4, 16), (SIZE, SIZE, 3)
+        )
         return Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
     pixels = np.asarray(image, dtype=np.float64)
     pixels = (pixels - 128) * rng.uniform(0.7, 1.3) + 128 + rng.uniform(-30, 30)
@@ -191,9 +193,12 @@ def load_corpus(images: int, with_variants: int, *, seed: int = 7, workers: int 
 
 
 def flip_bits(
-    hashes: U8, distances: npt.NDArray[np.int64], rates: npt.NDArray[np.float64], rng: np.random.Generator
+    hashes: U8,
+    distances: npt.NDArray[np.int64],
+    rates: npt.NDArray[np.float64],
+    rng: np.random.Generator,
 ) -> U8:
-    """Copies of ``hashes`` with ``distances[i]`` distinct bits flipped, positions drawn by ``rates``."""
+    """Copies of ``hashes`` with ``distances[i]`` distinct bits flipped, drawn by ``rates``."""
     out = np.unpackbits(hashes, axis=1)
     log_rates = np.log(rates)
     # Gumbel-top-k: the d largest of log(rate) + Gumbel noise are d distinct positions

@@ -156,8 +156,13 @@ def _distances(words: U64Array, query: U64Array) -> I64Array:
     probe = np.ascontiguousarray(query).view(np.uint8)
     out = np.empty(len(rows), dtype=np.int32)
     if len(rows):
-        faiss.hammings(
-            faiss.swig_ptr(probe), faiss.swig_ptr(rows), 1, len(rows), HASH_BYTES, faiss.swig_ptr(out)
+        faiss.hammings(  # type: ignore[attr-defined]
+            faiss.swig_ptr(probe),
+            faiss.swig_ptr(rows),
+            1,
+            len(rows),
+            HASH_BYTES,
+            faiss.swig_ptr(out),
         )
     return out.astype(np.int64)
 
@@ -216,19 +221,34 @@ def _masks(width: int, radius: int) -> U32Array:
 
 
 def _chunk_keys(hashes: U8Array, layout: _Layout, bit_order: npt.NDArray[np.int16]) -> U32Array:
-    """``(n, m)`` chunk keys: bits shuffled by ``bit_order``, cut into ``m`` groups of ``w``."""
-    n = hashes.shape[0]
+    """``(n, m)`` chunk keys: bits shuffled by ``bit_order``, cut into ``m`` groups of ``w``.
+
+    Computed as one matrix product per batch, ``bits @ weights``, where weight
+    ``[b, c]`` is ``2**j`` when bit ``b`` is the ``j``-th bit of chunk ``c`` (float64
+    holds every key of up to 32 bits exactly).
+    """
     m, w = layout.chunks, layout.width
+    weights = np.zeros((HASH_BITS, m), dtype=np.float64)
+    used = bit_order[: m * w].astype(np.int64)
+    weights[used, np.repeat(np.arange(m), w)] = np.tile(2.0 ** np.arange(w), m)
+    n = hashes.shape[0]
     out = np.empty((n, m), dtype=np.uint32)
-    used = bit_order[: m * w]
-    step = 1 << 18
+    step = 1 << 16
     for lo in range(0, n, step):
-        bits = np.unpackbits(hashes[lo : lo + step], axis=1)[:, used].reshape(-1, m, w)
-        padded = np.zeros((bits.shape[0], m, 32), dtype=np.uint8)
-        padded[:, :, :w] = bits
-        packed = np.packbits(padded, axis=2, bitorder="little")
-        out[lo : lo + step] = packed.view("<u4").reshape(-1, m)
+        bits = np.unpackbits(hashes[lo : lo + step], axis=1).astype(np.float64)
+        out[lo : lo + step] = bits @ weights
     return out
+
+
+def _unique(values: I64Array) -> I64Array:
+    """Sorted distinct values (``np.unique`` without its hash-table path, which is slower here)."""
+    ordered = np.sort(values)
+    if len(ordered) < 2:
+        return ordered
+    keep = np.empty(len(ordered), dtype=np.bool_)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
 
 
 # --- segments: immutable MIH structures with tombstones --------------------------------
@@ -261,7 +281,7 @@ class _Segment:
     @classmethod
     def build(cls, ids: I64Array, hashes: U8Array, threshold: int) -> _Segment:
         """A segment over ``ids``/``hashes`` (ids unique), laid out for ``threshold``."""
-        order = np.argsort(ids, kind="stable")
+        order = np.argsort(ids)
         ids = np.ascontiguousarray(ids[order])
         hashes = np.ascontiguousarray(hashes[order])
         n = len(ids)
@@ -271,7 +291,7 @@ class _Segment:
         offsets = np.empty((layout.chunks, layout.buckets + 1), dtype=np.int32)
         for c in range(layout.chunks):
             column = keys[:, c]
-            perm[c] = np.argsort(column, kind="stable")
+            perm[c] = np.argsort(column)  # order inside a bucket does not matter
             offsets[c, 0] = 0
             np.cumsum(np.bincount(column, minlength=layout.buckets), out=offsets[c, 1:])
         return cls(ids, _as_words(hashes), layout, perm, offsets, _BIT_ORDER.copy())
@@ -286,7 +306,7 @@ class _Segment:
         pos = np.searchsorted(self.ids, ids)
         pos = np.minimum(pos, len(self.ids) - 1)
         found = (self.ids[pos] == ids) & self.alive[pos]
-        return pos[found].astype(np.int64)
+        return np.asarray(pos[found], dtype=np.int64)
 
     def kill(self, ids: I64Array) -> int:
         pos = self.positions(ids)
@@ -415,9 +435,9 @@ class PdqIndex(SignalIndex):
             raise InvalidInput(f"{len(id_array)} ids for {len(hash_array)} hashes")
         if len(id_array) == 0:
             return
-        # last occurrence of a repeated id wins, as if added one by one
-        reverse_unique = np.unique(id_array[::-1], return_index=True)[1]
-        if len(reverse_unique) != len(id_array):
+        if len(_unique(id_array)) != len(id_array):
+            # last occurrence of a repeated id wins, as if added one by one
+            reverse_unique = np.unique(id_array[::-1], return_index=True)[1]
             keep = np.sort(len(id_array) - 1 - reverse_unique)
             id_array, hash_array = id_array[keep], hash_array[keep]
         self.remove_arrays(id_array)
@@ -435,7 +455,7 @@ class PdqIndex(SignalIndex):
 
     def remove_arrays(self, ids: npt.ArrayLike) -> None:
         """Remove ``ids`` (int64); unknown ids are ignored."""
-        id_array = np.unique(np.asarray(ids, dtype=np.int64).reshape(-1))
+        id_array = _unique(np.asarray(ids, dtype=np.int64).reshape(-1))
         if len(id_array) == 0:
             return
         if len(self._buffer_ids):
@@ -450,7 +470,9 @@ class PdqIndex(SignalIndex):
         if self._main.dead > DEAD_FRACTION * len(self._main.ids):
             self._main = _Segment.build(*self._main.live_rows(), self.threshold)
 
-    def query_many(self, hashes: npt.ArrayLike, threshold: float | None = None) -> list[list[IndexHit]]:
+    def query_many(
+        self, hashes: npt.ArrayLike, threshold: float | None = None
+    ) -> list[list[IndexHit]]:
         """For each row of ``hashes`` (uint8, ``(m, 32)``), its hits sorted by distance, id."""
         queries = _as_hash_matrix(hashes, "queries")
         limit = self._threshold(threshold)
@@ -559,7 +581,10 @@ class PdqIndex(SignalIndex):
 
         def read(name: str) -> npt.NDArray[Any]:
             try:
-                return np.load(folder / f"{name}.npy", mmap_mode=mode, allow_pickle=False)
+                array: npt.NDArray[Any] = np.load(
+                    folder / f"{name}.npy", mmap_mode=mode, allow_pickle=False
+                )
+                return array
             except (OSError, ValueError) as exc:
                 raise InvalidInput(f"snapshot array {name}.npy cannot be read: {exc}") from None
 
