@@ -83,8 +83,15 @@ def _check(index: PdqIndex, bank: dict[int, str], queries: list[str], threshold:
     return found
 
 
+@pytest.fixture(autouse=True)
+def _small_tiers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small tier limits, so that small banks exercise the buffer, recent and main tiers."""
+    monkeypatch.setattr(pdq_index, "BUFFER_ROWS", 256)
+    monkeypatch.setattr(pdq_index, "RECENT_MIN_ROWS", 2048)
+
+
 # Sizes that land in each tier: the brute-force buffer, the recent segment, the main one.
-TIER_SIZES = [50, pdq_index.BUFFER_ROWS + 100, pdq_index.RECENT_MIN_ROWS + 1000]
+TIER_SIZES = [50, 1000, 20000]
 
 
 @pytest.mark.parametrize("size", TIER_SIZES)
@@ -151,21 +158,46 @@ def test_every_probe_radius_is_exact(
     layout = pdq_index._Layout(chunks, width)
     monkeypatch.setattr(pdq_index, "_choose_layout", lambda rows, threshold: layout)
     rng = np.random.default_rng(chunks)
-    bank = _near_duplicate_bank(rng, pdq_index.BUFFER_ROWS + 500)
+    bank = _near_duplicate_bank(rng, 2000)
     index = PdqIndex()
     index.add(list(bank), list(bank.values()))
     assert index._recent.layout == layout or index._main.layout == layout
     assert _check(index, bank, _queries(bank, rng, 20)) > 0
 
 
-@pytest.mark.slow
+def test_appends_with_growing_ids_stay_exact(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bank row ids grow: new rows are appended to segments without rebuilding them."""
+    appends = []
+    original = pdq_index._Segment.appended
+
+    def counting(self: pdq_index._Segment, ids: np.ndarray, hashes: np.ndarray):
+        appends.append(len(ids))
+        return original(self, ids, hashes)
+
+    monkeypatch.setattr(pdq_index._Segment, "appended", counting)
+    rng = np.random.default_rng(21)
+    bank = _near_duplicate_bank(rng, 12000)
+    index = PdqIndex()
+    keys = sorted(bank)
+    for lo in range(0, len(keys), 300):
+        part = keys[lo : lo + 300]
+        index.add(part, [bank[k] for k in part])
+    assert len(index._main) > 2048  # rows reached main through merges
+    assert len(appends) > 5
+    _check(index, bank, _queries(bank, rng, 25))
+    index.remove(keys[::3])
+    for key in keys[::3]:
+        del bank[key]
+    _check(index, bank, _queries(bank, rng, 10))
+
+
 def test_removals_and_replacements_across_tiers() -> None:
     rng = np.random.default_rng(11)
-    bank = _near_duplicate_bank(rng, pdq_index.RECENT_MIN_ROWS + 2000)
+    bank = _near_duplicate_bank(rng, 20000)
     index = PdqIndex()
     keys = list(bank)
     index.add(keys, [bank[k] for k in keys])  # main segment
-    extra = _near_duplicate_bank(np.random.default_rng(12), pdq_index.BUFFER_ROWS + 10)
+    extra = _near_duplicate_bank(np.random.default_rng(12), 600)
     extra = {k + 1_000_000: v for k, v in extra.items()}
     index.add(list(extra), list(extra.values()))  # recent segment
     few = {2_000_000 + i: v for i, v in enumerate(_random_hex(rng, 10))}
@@ -210,7 +242,7 @@ def test_add_replaces_and_last_duplicate_wins() -> None:
 
 def test_save_and_load_round_trip_without_pickle(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
-    bank = _near_duplicate_bank(rng, pdq_index.BUFFER_ROWS + 300)
+    bank = _near_duplicate_bank(rng, 1500)
     index = PdqIndex()
     index.add(list(bank), list(bank.values()))
     index.remove(list(bank)[:100])

@@ -77,7 +77,7 @@ SNAPSHOT_VERSION: Final = 1
 # Tier sizes: the buffer is scanned by brute force on every query; the recent segment
 # is rebuilt whenever the buffer fills; the main segment when recent outgrows it / 8.
 BUFFER_ROWS: Final = 4096
-RECENT_MIN_ROWS: Final = 65536
+RECENT_MIN_ROWS: Final = 262144
 RECENT_FRACTION: Final = 8
 DEAD_FRACTION: Final = 0.25
 # Offset tables may use at most this many bytes per row (or 4 MiB, for small segments).
@@ -295,6 +295,45 @@ class _Segment:
             offsets[c, 0] = 0
             np.cumsum(np.bincount(column, minlength=layout.buckets), out=offsets[c, 1:])
         return cls(ids, _as_words(hashes), layout, perm, offsets, _BIT_ORDER.copy())
+
+    def can_append(self, ids: I64Array, threshold: int) -> bool:
+        """Whether :meth:`appended` applies: new ids above every id here, same layout."""
+        if len(self.ids) == 0 or len(ids) == 0 or int(ids.min()) <= int(self.ids[-1]):
+            return False
+        return _choose_layout(len(self.ids) + len(ids), threshold) == self.layout
+
+    def appended(self, ids: I64Array, hashes: U8Array) -> _Segment:
+        """This segment plus rows whose ids are all above its own, without a rebuild.
+
+        Row numbers of the old rows do not change, so each chunk's permutation only
+        needs the new rows inserted at the end of their buckets (``np.insert``, one
+        sequential pass) and the offsets shifted by the new bucket counts.
+        """
+        order = np.argsort(ids)
+        ids = np.ascontiguousarray(ids[order])
+        hashes = np.ascontiguousarray(hashes[order])
+        n, k = len(self.ids), len(ids)
+        keys = _chunk_keys(hashes, self.layout, self.bit_order)
+        new_rows = np.arange(n, n + k, dtype=np.int32)
+        m, buckets = self.layout.chunks, self.layout.buckets
+        perm = np.empty((m, n + k), dtype=np.int32)
+        offsets = np.empty((m, buckets + 1), dtype=np.int32)
+        for c in range(m):
+            column = keys[:, c]
+            by_key = np.argsort(column)
+            perm[c] = np.insert(self.perm[c], self.offsets[c][column[by_key] + 1], new_rows[by_key])
+            offsets[c, 0] = 0
+            np.cumsum(np.bincount(column, minlength=buckets), out=offsets[c, 1:])
+            offsets[c] += self.offsets[c]
+        return _Segment(
+            np.concatenate([self.ids, ids]),
+            np.concatenate([self.words, _as_words(hashes)]),
+            self.layout,
+            perm,
+            offsets,
+            self.bit_order,
+            np.concatenate([self.alive, np.ones(k, dtype=np.bool_)]),
+        )
 
     def __len__(self) -> int:
         return len(self.ids) - self.dead
@@ -632,20 +671,29 @@ class PdqIndex(SignalIndex):
         return value
 
     def _merge_recent(self, ids: I64Array, hashes: U8Array) -> None:
-        recent_ids, recent_hashes = self._recent.live_rows()
-        rows = len(recent_ids) + len(ids)
-        if rows > max(RECENT_MIN_ROWS, len(self._main) // RECENT_FRACTION):
-            main_ids, main_hashes = self._main.live_rows()
-            all_ids = np.concatenate([main_ids, recent_ids, ids])
-            all_hashes = np.concatenate([main_hashes, recent_hashes, hashes])
-            self._main = _Segment.build(all_ids, all_hashes, self.threshold)
-            self._recent = _empty_segment(self.threshold)
-        else:
-            self._recent = _Segment.build(
+        """Fold new rows into the recent segment, and recent into main once it is large.
+
+        New ids above every id already held (bank row ids grow) are appended without a
+        rebuild (:meth:`_Segment.appended`); otherwise the segment is rebuilt.
+        """
+        if len(self._recent) + len(ids) > max(RECENT_MIN_ROWS, len(self._main) // RECENT_FRACTION):
+            recent_ids, recent_hashes = self._recent.live_rows()
+            self._main = self._extend(
+                self._main,
                 np.concatenate([recent_ids, ids]),
                 np.concatenate([recent_hashes, hashes]),
-                self.threshold,
             )
+            self._recent = _empty_segment(self.threshold)
+        else:
+            self._recent = self._extend(self._recent, ids, hashes)
+
+    def _extend(self, segment: _Segment, ids: I64Array, hashes: U8Array) -> _Segment:
+        if segment.can_append(ids, self.threshold):
+            return segment.appended(ids, hashes)
+        old_ids, old_hashes = segment.live_rows()
+        return _Segment.build(
+            np.concatenate([old_ids, ids]), np.concatenate([old_hashes, hashes]), self.threshold
+        )
 
     def _all_live_rows(self) -> tuple[I64Array, U8Array]:
         main_ids, main_hashes = self._main.live_rows()
