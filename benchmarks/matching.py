@@ -91,7 +91,6 @@ def bench_size(
     index.add_arrays(ids, bank)
     build_s = time.perf_counter() - t0
     array_bytes = index.nbytes() / size
-    layout = index._main.layout
 
     folder = Path(tempfile.mkdtemp(prefix="accord-pdq-"))
     try:
@@ -111,6 +110,7 @@ def bench_size(
         t0 = time.perf_counter()
         index = PdqIndex.load(folder)
         load_s = time.perf_counter() - t0
+        layout = index._main.layout
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -145,7 +145,27 @@ def bench_size(
     recall = len(found & truth) / max(len(truth), 1)
     extra = len(found - truth)
 
-    common = {"size": size, "queries": len(queries), "pairs": len(truth)}
+    # incremental changes on the loaded index: new bank rows (growing ids), then removals
+    fresh_rows = pdq_corpus.flip_bits(
+        bank[rng.integers(0, size, 20_000)],
+        rng.integers(0, 40, 20_000),
+        corpus.bit_flip_rates(),
+        rng,
+    )
+    stalls: list[float] = []
+    for lo in range(0, len(fresh_rows), 100):
+        t0 = time.perf_counter()
+        index.add_arrays(np.arange(size + lo, size + lo + 100), fresh_rows[lo : lo + 100])
+        stalls.append(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    index.remove_arrays(rng.choice(size, 10_000, replace=False))
+    remove_s = time.perf_counter() - t0
+    changes = (
+        f"{size:>10,}: adding 20,000 rows, 100 at a time: {sum(stalls) / 20_000 * 1e6:.0f} us/row, "
+        f"slowest batch {max(stalls) * 1e3:.0f} ms; removing 10,000: {remove_s * 1e3:.0f} ms"
+    )
+
+    common = {"size": size, "queries": len(queries), "pairs": len(truth), "changes": changes}
     return [
         {
             **common,
@@ -234,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
             f"recall {mih['recall']:.4f} over {mih['pairs']} true pairs, "
             f"{mih['false']} pairs beyond the threshold"
         )
+        print(mih["changes"])
     return 0
 
 

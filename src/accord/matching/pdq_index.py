@@ -85,6 +85,8 @@ TABLE_BYTES_PER_ROW: Final = 20
 TABLE_BYTES_MIN: Final = 4 << 20
 # Above this many probes per query a segment is scanned by brute force instead.
 MAX_PROBES: Final = 20000
+# query_many works through its queries in blocks of this many.
+QUERY_BLOCK: Final = 16
 # The fixed bit shuffle applied before chunking (persisted in snapshots all the same).
 _BIT_ORDER: Final = np.random.default_rng(0x5EED_0BD0).permutation(HASH_BITS).astype(np.int16)
 
@@ -512,9 +514,21 @@ class PdqIndex(SignalIndex):
     def query_many(
         self, hashes: npt.ArrayLike, threshold: float | None = None
     ) -> list[list[IndexHit]]:
-        """For each row of ``hashes`` (uint8, ``(m, 32)``), its hits sorted by distance, id."""
+        """For each row of ``hashes`` (uint8, ``(m, 32)``), its hits sorted by distance, id.
+
+        Queries go through in blocks of :data:`QUERY_BLOCK`, which keeps the candidate
+        arrays in cache (one block of 300 queries at 10M was twice as slow per query).
+        """
         queries = _as_hash_matrix(hashes, "queries")
         limit = self._threshold(threshold)
+        if len(queries) <= QUERY_BLOCK:
+            return self._query_block(queries, limit)
+        results: list[list[IndexHit]] = []
+        for lo in range(0, len(queries), QUERY_BLOCK):
+            results.extend(self._query_block(queries[lo : lo + QUERY_BLOCK], limit))
+        return results
+
+    def _query_block(self, queries: U8Array, limit: int) -> list[list[IndexHit]]:
         words = _as_words(queries)
         qparts: list[I64Array] = []
         idparts: list[I64Array] = []
