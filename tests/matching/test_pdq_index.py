@@ -191,6 +191,32 @@ def test_appends_with_growing_ids_stay_exact(monkeypatch: pytest.MonkeyPatch) ->
     _check(index, bank, _queries(bank, rng, 10))
 
 
+def test_replacements_do_not_rebuild_main(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Re-added old ids stay in the recent tier; main only takes appends of newer ids."""
+    rng = np.random.default_rng(31)
+    bank = _near_duplicate_bank(rng, 9000)
+    keys = sorted(bank)
+    index = PdqIndex()
+    index.add(keys[:5000], [bank[k] for k in keys[:5000]])
+    built: list[int] = []
+    original = pdq_index._Segment.build.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type, ids: np.ndarray, hashes: np.ndarray, threshold: int):
+        built.append(len(ids))
+        return original(cls, ids, hashes, threshold)
+
+    monkeypatch.setattr(pdq_index._Segment, "build", classmethod(counting))
+    for lo in range(5000, 9000, 200):
+        replaced = keys[lo - 4000 : lo - 3990]  # ids already in main, new hashes
+        for key in replaced:
+            bank[key] = _flip(bank[key], 50, rng)
+        part = replaced + keys[lo : lo + 200]
+        index.add(part, [bank[k] for k in part])
+    assert len(index._main) >= 5000
+    assert max(built) < 2048  # only the small recent tier was ever rebuilt
+    _check(index, bank, _queries(bank, rng, 20) + [bank[k] for k in keys[1000:1100:10]])
+
+
 def test_removals_and_replacements_across_tiers() -> None:
     rng = np.random.default_rng(11)
     bank = _near_duplicate_bank(rng, 20000)

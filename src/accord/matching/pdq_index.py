@@ -20,10 +20,10 @@ Data flow::
     add / add_arrays ─► buffer (≤ 4096 rows, scanned by brute force)
                            │ full
                            ▼
-                        recent segment (MIH, rebuilt from recent + buffer)
-                           │ larger than max(64k, main / 8)
+                        recent segment (MIH; growing ids appended, else rebuilt)
+                           │ more than 262,144 rows
                            ▼
-                        main segment (MIH, rebuilt from main + recent)
+                        main segment (MIH; growing ids appended, else rebuilt)
 
     remove ─► tombstone (alive mask) in whichever tier holds the id;
               a segment with more than a quarter dead rows is rebuilt (compaction)
@@ -74,11 +74,10 @@ DEFAULT_THRESHOLD: Final = 31
 SNAPSHOT_FORMAT: Final = "accord.pdq_index"
 SNAPSHOT_VERSION: Final = 1
 
-# Tier sizes: the buffer is scanned by brute force on every query; the recent segment
-# is rebuilt whenever the buffer fills; the main segment when recent outgrows it / 8.
+# Tier sizes: the buffer is scanned by brute force on every query; it moves into the
+# recent segment when full, and recent into main when it holds RECENT_MIN_ROWS rows.
 BUFFER_ROWS: Final = 4096
 RECENT_MIN_ROWS: Final = 262144
-RECENT_FRACTION: Final = 8
 DEAD_FRACTION: Final = 0.25
 # Offset tables may use at most this many bytes per row (or 4 MiB, for small segments).
 TABLE_BYTES_PER_ROW: Final = 20
@@ -685,21 +684,28 @@ class PdqIndex(SignalIndex):
         return value
 
     def _merge_recent(self, ids: I64Array, hashes: U8Array) -> None:
-        """Fold new rows into the recent segment, and recent into main once it is large.
+        """Fold new rows into the recent segment, and recent into main once it is full.
 
         New ids above every id already held (bank row ids grow) are appended without a
-        rebuild (:meth:`_Segment.appended`); otherwise the segment is rebuilt.
+        rebuild (:meth:`_Segment.appended`). When recent moves into main, the rows whose
+        ids are not above main's (replacements, out-of-order ids) stay in recent if they
+        are few, so that main is rebuilt only for a bulk load out of order.
         """
-        if len(self._recent) + len(ids) > max(RECENT_MIN_ROWS, len(self._main) // RECENT_FRACTION):
-            recent_ids, recent_hashes = self._recent.live_rows()
-            self._main = self._extend(
-                self._main,
-                np.concatenate([recent_ids, ids]),
-                np.concatenate([recent_hashes, hashes]),
-            )
-            self._recent = _empty_segment(self.threshold)
-        else:
+        if len(self._recent) + len(ids) <= RECENT_MIN_ROWS:
             self._recent = self._extend(self._recent, ids, hashes)
+            return
+        recent_ids, recent_hashes = self._recent.live_rows()
+        all_ids = np.concatenate([recent_ids, ids])
+        all_hashes = np.concatenate([recent_hashes, hashes])
+        self._recent = _empty_segment(self.threshold)
+        if len(self._main.ids):
+            above = all_ids > self._main.ids[-1]
+            below = int(len(above) - np.count_nonzero(above))
+            if 0 < below <= RECENT_MIN_ROWS // 2:
+                self._recent = _Segment.build(all_ids[~above], all_hashes[~above], self.threshold)
+                all_ids, all_hashes = all_ids[above], all_hashes[above]
+        if len(all_ids):
+            self._main = self._extend(self._main, all_ids, all_hashes)
 
     def _extend(self, segment: _Segment, ids: I64Array, hashes: U8Array) -> _Segment:
         if segment.can_append(ids, self.threshold):
