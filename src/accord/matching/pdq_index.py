@@ -185,6 +185,12 @@ def _probe_count(width: int, radius: int) -> int:
     return sum(math.comb(width, k) for k in range(radius + 1))
 
 
+def _layout_cost(layout: _Layout, rows: int, threshold: int) -> float:
+    """Estimated random reads per lookup: two per probe, two per (uniform) candidate."""
+    probes = layout.chunks * _probe_count(layout.width, threshold // layout.chunks)
+    return probes * (2.0 + 2.0 * rows / layout.buckets)
+
+
 def _choose_layout(rows: int, threshold: int) -> _Layout:
     """The ``(m, w)`` with the least estimated work per query, under the memory cap.
 
@@ -198,12 +204,12 @@ def _choose_layout(rows: int, threshold: int) -> _Layout:
         for width in range(8, min(32, HASH_BITS // chunks) + 1):
             if chunks * ((1 << width) + 1) * 4 > cap:
                 break
-            probes = chunks * _probe_count(width, radius)
-            if probes > MAX_PROBES:
+            if chunks * _probe_count(width, radius) > MAX_PROBES:
                 break
-            cost = probes * (2.0 + 2.0 * rows / (1 << width))
+            layout = _Layout(chunks, width)
+            cost = _layout_cost(layout, rows, threshold)
             if best is None or cost < best[0]:
-                best = (cost, _Layout(chunks, width))
+                best = (cost, layout)
     return best[1] if best is not None else _Layout(16, 16)
 
 
@@ -226,17 +232,19 @@ def _chunk_keys(hashes: U8Array, layout: _Layout, bit_order: npt.NDArray[np.int1
 
     Computed as one matrix product per batch, ``bits @ weights``, where weight
     ``[b, c]`` is ``2**j`` when bit ``b`` is the ``j``-th bit of chunk ``c`` (float64
-    holds every key of up to 32 bits exactly).
+    holds every key of up to 32 bits exactly, float32 up to 24).
     """
     m, w = layout.chunks, layout.width
-    weights = np.zeros((HASH_BITS, m), dtype=np.float64)
+    # float32 is exact for keys of up to 24 bits and halves the work of the product
+    dtype = np.float32 if w <= 24 else np.float64
+    weights = np.zeros((HASH_BITS, m), dtype=dtype)
     used = bit_order[: m * w].astype(np.int64)
     weights[used, np.repeat(np.arange(m), w)] = np.tile(2.0 ** np.arange(w), m)
     n = hashes.shape[0]
     out = np.empty((n, m), dtype=np.uint32)
     step = 1 << 16
     for lo in range(0, n, step):
-        bits = np.unpackbits(hashes[lo : lo + step], axis=1).astype(np.float64)
+        bits = np.unpackbits(hashes[lo : lo + step], axis=1).astype(dtype)
         out[lo : lo + step] = bits @ weights
     return out
 
@@ -298,10 +306,13 @@ class _Segment:
         return cls(ids, _as_words(hashes), layout, perm, offsets, _BIT_ORDER.copy())
 
     def can_append(self, ids: I64Array, threshold: int) -> bool:
-        """Whether :meth:`appended` applies: new ids above every id here, same layout."""
+        """Whether :meth:`appended` applies: new ids above every id here, and this
+        segment's layout still within twice the cost of the best one for the new size."""
         if len(self.ids) == 0 or len(ids) == 0 or int(ids.min()) <= int(self.ids[-1]):
             return False
-        return _choose_layout(len(self.ids) + len(ids), threshold) == self.layout
+        rows = len(self.ids) + len(ids)
+        best = _choose_layout(rows, threshold)
+        return _layout_cost(self.layout, rows, threshold) <= 2 * _layout_cost(best, rows, threshold)
 
     def appended(self, ids: I64Array, hashes: U8Array) -> _Segment:
         """This segment plus rows whose ids are all above its own, without a rebuild.
