@@ -227,24 +227,36 @@ def _masks(width: int, radius: int) -> U32Array:
     return _MASKS[key]
 
 
-def _chunk_keys(hashes: U8Array, layout: _Layout, bit_order: npt.NDArray[np.int16]) -> U32Array:
-    """``(n, m)`` chunk keys: bits shuffled by ``bit_order``, cut into ``m`` groups of ``w``.
+_WEIGHTS: dict[tuple[_Layout, bytes], npt.NDArray[np.floating[Any]]] = {}
 
-    Computed as one matrix product per batch, ``bits @ weights``, where weight
-    ``[b, c]`` is ``2**j`` when bit ``b`` is the ``j``-th bit of chunk ``c`` (float64
-    holds every key of up to 32 bits exactly, float32 up to 24).
+
+def _key_weights(
+    layout: _Layout, bit_order: npt.NDArray[np.int16]
+) -> npt.NDArray[np.floating[Any]]:
+    """Weight ``[b, c]`` is ``2**j`` when bit ``b`` is the ``j``-th bit of chunk ``c``.
+
+    float32 is exact for keys of up to 24 bits and halves the work of the product;
+    float64 holds every key of up to 32 bits exactly.
     """
-    m, w = layout.chunks, layout.width
-    # float32 is exact for keys of up to 24 bits and halves the work of the product
-    dtype = np.float32 if w <= 24 else np.float64
-    weights = np.zeros((HASH_BITS, m), dtype=dtype)
-    used = bit_order[: m * w].astype(np.int64)
-    weights[used, np.repeat(np.arange(m), w)] = np.tile(2.0 ** np.arange(w), m)
+    cache_key = (layout, bit_order.tobytes())
+    if cache_key not in _WEIGHTS:
+        m, w = layout.chunks, layout.width
+        weights = np.zeros((HASH_BITS, m), dtype=np.float32 if w <= 24 else np.float64)
+        used = bit_order[: m * w].astype(np.int64)
+        weights[used, np.repeat(np.arange(m), w)] = np.tile(2.0 ** np.arange(w), m)
+        _WEIGHTS[cache_key] = weights
+    return _WEIGHTS[cache_key]
+
+
+def _chunk_keys(hashes: U8Array, layout: _Layout, bit_order: npt.NDArray[np.int16]) -> U32Array:
+    """``(n, m)`` chunk keys: bits shuffled by ``bit_order``, cut into ``m`` groups of ``w``,
+    computed as one matrix product per batch, ``bits @ weights``."""
+    weights = _key_weights(layout, bit_order)
     n = hashes.shape[0]
-    out = np.empty((n, m), dtype=np.uint32)
+    out = np.empty((n, layout.chunks), dtype=np.uint32)
     step = 1 << 16
     for lo in range(0, n, step):
-        bits = np.unpackbits(hashes[lo : lo + step], axis=1).astype(dtype)
+        bits = np.unpackbits(hashes[lo : lo + step], axis=1).astype(weights.dtype)
         out[lo : lo + step] = bits @ weights
     return out
 
@@ -400,10 +412,8 @@ class _Segment:
         if total == 0:
             empty = np.empty(0, dtype=np.int64)
             return empty, empty, empty
-        chunk_base = np.broadcast_to(
-            (np.arange(m, dtype=np.int64) * n)[None, :, None], probes.shape
-        ).reshape(-1)[nonempty]
-        first = starts.reshape(-1)[nonempty] + chunk_base
+        # where each probed bucket starts in the flattened (m * n) permutation
+        first = (starts + (np.arange(m, dtype=np.int64) * n)[None, :, None]).reshape(-1)[nonempty]
         run_start = np.cumsum(lengths) - lengths
         index = np.repeat(first - run_start, lengths) + np.arange(total, dtype=np.int64)
         rows = np.take(self.perm.reshape(-1), index).astype(np.int64)
