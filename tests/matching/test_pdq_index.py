@@ -306,6 +306,44 @@ def test_save_and_load_round_trip_without_pickle(tmp_path: Path) -> None:
         assert loaded.query("ab" * 32, 0) == []
 
 
+def test_snapshot_with_another_bit_order_stays_exact(tmp_path: Path) -> None:
+    """A snapshot written with a different bit shuffle is searched with its own."""
+    rng = np.random.default_rng(8)
+    bank = _near_duplicate_bank(rng, 1000)  # same layout as the recent tier gets below
+    index = PdqIndex()
+    index.add(list(bank), list(bank.values()))
+    folder = tmp_path / "snap"
+    index.save(folder)
+    keys_by_chunk = np.load(folder / "perm.npy").shape[0]
+    # rewrite the snapshot as if it had been built with a reversed bit order
+    reversed_order = pdq_index._BIT_ORDER[::-1].copy()
+    segment = pdq_index._Segment.build.__func__  # type: ignore[attr-defined]
+    original = pdq_index._BIT_ORDER
+    try:
+        pdq_index._BIT_ORDER = reversed_order  # type: ignore[misc]
+        rebuilt = segment(
+            pdq_index._Segment,
+            np.asarray(list(bank), dtype=np.int64),
+            np.frombuffer(b"".join(bytes.fromhex(v) for v in bank.values()), np.uint8).reshape(
+                -1, 32
+            ),
+            31,
+        )
+    finally:
+        pdq_index._BIT_ORDER = original  # type: ignore[misc]
+    assert rebuilt.perm.shape[0] == keys_by_chunk
+    np.save(folder / "perm.npy", rebuilt.perm)
+    np.save(folder / "offsets.npy", rebuilt.offsets)
+    np.save(folder / "bit_order.npy", rebuilt.bit_order)
+    loaded = PdqIndex.load(folder)
+    extra = {9_000_000 + i: v for i, v in enumerate(list(bank.values())[:300])}
+    loaded.add(list(extra), list(extra.values()))  # a buffer and a segment with the module order
+    loaded.add([9_100_000 + i for i in range(300)], list(bank.values())[300:600])
+    bank |= extra | {9_100_000 + i: v for i, v in enumerate(list(bank.values())[300:600])}
+    assert loaded._recent.layout == loaded._main.layout
+    _check(loaded, bank, _queries(bank, rng, 15))
+
+
 def test_load_rejects_a_damaged_snapshot(tmp_path: Path) -> None:
     index = PdqIndex()
     index.add([1, 2], ["0" * 64, "1" * 64])

@@ -553,14 +553,15 @@ class PdqIndex(SignalIndex):
         qparts: list[I64Array] = []
         idparts: list[I64Array] = []
         dparts: list[I64Array] = []
-        keys: dict[_Layout, U32Array] = {}
+        keys: dict[tuple[_Layout, bytes], U32Array] = {}
         for segment in (self._main, self._recent):
             if len(segment) == 0:
                 continue
-            layout = segment.layout
-            if layout not in keys:
-                keys[layout] = _chunk_keys(queries, layout, segment.bit_order)
-            qnum, rows, dist = segment.search(words, keys[layout], limit)
+            # segments loaded from a snapshot keep the bit order they were built with
+            key = (segment.layout, segment.bit_order.tobytes())
+            if key not in keys:
+                keys[key] = _chunk_keys(queries, segment.layout, segment.bit_order)
+            qnum, rows, dist = segment.search(words, keys[key], limit)
             qparts.append(qnum)
             idparts.append(segment.ids[rows])
             dparts.append(dist)
