@@ -91,7 +91,12 @@ class Accord:
     def matcher(self) -> Matcher:
         from accord.matching.matcher import Matcher
 
-        matcher = Matcher(self.db, self.signals, poll_seconds=self.settings.matcher_poll_seconds)
+        matcher = Matcher(
+            self.db,
+            self.signals,
+            poll_seconds=self.settings.matcher_poll_seconds,
+            snapshot_dir=self.settings.home / "index",
+        )
         self.banks.on_change(matcher.mark_dirty)
         return matcher
 
