@@ -44,6 +44,8 @@ __all__ = ["LookupResult", "Matcher", "TypeStatus"]
 log = logging.getLogger(__name__)
 
 _LOAD_BATCH = 200_000
+_LABEL_TTL = 5.0
+_LABEL_CACHE_SIZE = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +110,7 @@ class Matcher:
         self._dirty = True
         self._loaded = False
         self._updated_at: str | None = None
+        self._label_cache: dict[int, tuple[dict[str, list[str]], float]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -139,6 +142,7 @@ class Matcher:
     def mark_dirty(self) -> None:
         """Something changed in this process: catch up before the next lookup."""
         self._dirty = True
+        self._label_cache = {}
 
     def _follow(self) -> None:
         while not self._stop.wait(self.poll_seconds):
@@ -392,13 +396,31 @@ class Matcher:
         return widest
 
     def _labels(self, content_ids: list[int]) -> dict[int, dict[str, list[str]]]:
-        with self.db.read() as conn:
-            rows = conn.execute(
-                select(bank_content.c.id, bank_content.c.labels).where(
-                    bank_content.c.id.in_(set(content_ids))
-                )
-            ).all()
-        return {r.id: dict(r.labels or {}) for r in rows}
+        """Labels of matched content, cached for a few seconds (label edits in this process
+        clear the cache at once; edits elsewhere show within ``_LABEL_TTL`` seconds)."""
+        now = time.monotonic()
+        out: dict[int, dict[str, list[str]]] = {}
+        missing: list[int] = []
+        for cid in set(content_ids):
+            cached = self._label_cache.get(cid)
+            if cached is not None and cached[1] > now:
+                out[cid] = cached[0]
+            else:
+                missing.append(cid)
+        if missing:
+            with self.db.read() as conn:
+                rows = conn.execute(
+                    select(bank_content.c.id, bank_content.c.labels).where(
+                        bank_content.c.id.in_(missing)
+                    )
+                ).all()
+            if len(self._label_cache) > _LABEL_CACHE_SIZE:
+                self._label_cache.clear()
+            for r in rows:
+                labels = dict(r.labels or {})
+                out[r.id] = labels
+                self._label_cache[r.id] = (labels, now + _LABEL_TTL)
+        return out
 
     def status(self, signal_type: str | None = None) -> dict[str, TypeStatus]:
         self.ensure_loaded()
