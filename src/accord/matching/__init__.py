@@ -1,0 +1,1 @@
+"""Matching: banks, indexes and robust views."""

@@ -1,0 +1,336 @@
+"""Query-side PDQ views that survive manipulation, matched against plain PDQ banks.
+
+Why: a bank shared between platforms holds plain PDQ hashes (256 bits of the
+signs of low-frequency DCT coefficients). Plain PDQ of a mirrored, padded,
+framed or rotated copy lands far from the banked hash. accord does not change
+what is banked (so banks stay exchangeable): it changes what is *asked*. From
+one decoded query image it derives a few "views" that undo likely
+manipulations, hashes each with PDQ, and the matcher takes the minimum distance
+over views against the banked plain hashes.
+
+Data flow::
+
+    RGB image ──► plain PDQ of the full image ("pdq", identical to what a bank holds)
+              └─► working copy (max side 256; borders found on a 128 copy)
+                    ├─► 64x64 area-average ─► the 7 other orientations (mirror, 90° turns)
+                    ├─► strict border trim (padding, letterbox, borders of one colour)
+                    ├─► loose iterative trim (image inside a screenshot or meme frame)
+                    └─► counter-rotations by ±3.5° then trim (small rotations)
+              each region ─► 64x64 area-average ─► pdqhash ─► (view name, hex, quality)
+
+Every view is hashed from a 64x64 area-averaged buffer (PDQ does no further
+filtering at that size), which costs about 0.2 ms, so the query cost is
+dominated by the one full-size PDQ hash and by the number of lookups (one per
+view). :func:`robust_views` is the function the matcher calls; :func:`best_match`
+is the reference matching rule (minimum Hamming distance over views) and
+:data:`ROBUST_THRESHOLD` the distance tuned by ``benchmarks/robustness.py`` to
+hold at least 99.9% precision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
+
+import numpy as np
+import pdqhash
+from numpy.typing import NDArray
+from PIL import Image
+
+from accord.errors import InvalidMedia
+
+__all__ = [
+    "ORIENTATIONS",
+    "PLAIN_PDQ_THRESHOLD",
+    "ROBUST_THRESHOLD",
+    "Match",
+    "View",
+    "best_match",
+    "hamming",
+    "hex_to_bits",
+    "robust_views",
+]
+
+#: The threshold HMA and ThreatExchange use for plain PDQ.
+PLAIN_PDQ_THRESHOLD = 31
+
+#: Largest min-over-views distance still reported as a match (see docs/robustness.md).
+ROBUST_THRESHOLD = 31
+
+#: Names of pdqhash's dihedral outputs, in its order (checked by the tests).
+ORIENTATIONS: tuple[str, ...] = (
+    "id", "rot90", "rot180", "rot270", "flip_tb", "flip_lr", "transpose", "transverse",
+)  # fmt: skip
+
+_WORK_SIDE = 256
+_DETECT_SIDE = 128
+_BUFFER = 64
+_ROTATIONS: tuple[float, ...] = ()
+_MIN_TRIM = 0.02  # a trim view is only worth a lookup if it removes this share of a side
+
+
+class View(NamedTuple):
+    """One hashed view of a query image: its name, PDQ hex (64 chars) and PDQ quality."""
+
+    name: str
+    pdq_hex: str
+    quality: int
+
+
+class Match(NamedTuple):
+    """The closest bank entry over all views: its index, the distance and the view."""
+
+    index: int
+    distance: int
+    view: str
+
+
+def _bits_to_hex(bits: NDArray[np.integer]) -> str:
+    packed = np.packbits(np.asarray(bits, dtype=np.uint8))
+    return packed.tobytes().hex()
+
+
+def hex_to_bits(pdq_hex: str) -> NDArray[np.uint8]:
+    """The 32 bytes of a PDQ hex string (the form :func:`hamming` and indexes use)."""
+    return np.frombuffer(bytes.fromhex(pdq_hex), dtype=np.uint8)
+
+
+def hamming(a: str, b: str) -> int:
+    """Hamming distance between two PDQ hex strings."""
+    return int(np.unpackbits(hex_to_bits(a) ^ hex_to_bits(b)).sum())
+
+
+def _as_rgb(image: Image.Image | NDArray[np.uint8]) -> Image.Image:
+    if isinstance(image, Image.Image):
+        return image if image.mode == "RGB" else image.convert("RGB")
+    arr = np.asarray(image)
+    if arr.ndim == 2:
+        arr = np.stack([arr] * 3, axis=-1)
+    if arr.ndim != 3 or arr.shape[2] not in (3, 4) or arr.dtype != np.uint8:
+        raise InvalidMedia(
+            "an image must be an H x W x 3 array of uint8", shape=arr.shape, dtype=str(arr.dtype)
+        )
+    return Image.fromarray(np.ascontiguousarray(arr[:, :, :3]), "RGB")
+
+
+def _buffer(img: Image.Image, box: tuple[int, int, int, int] | None = None) -> NDArray[np.uint8]:
+    """The 64x64 area average of ``img`` (or of ``box`` in it), as PDQ's input."""
+    out = img.resize((_BUFFER, _BUFFER), Image.Resampling.BOX, box=box)
+    return np.asarray(out)
+
+
+def _hash(buffer: NDArray[np.uint8]) -> tuple[str, int]:
+    bits, quality = pdqhash.compute(buffer)
+    return _bits_to_hex(bits), int(quality)
+
+
+def _side_runs(arr: NDArray[np.int16], ratio: float, tol: int, axis: int, from_end: bool) -> int:
+    """How many rows (axis 0) or columns (axis 1) from one edge are border-coloured.
+
+    A line is border if at least ``ratio`` of its pixels are within ``tol`` (per
+    channel) of the median colour of the outermost line.
+    """
+    lines = arr if axis == 0 else arr.transpose(1, 0, 2)
+    if from_end:
+        lines = lines[::-1]
+    lines = lines[: max(1, len(lines) // 2)]
+    colour = np.median(lines[0], axis=0).astype(np.int16)
+    first = np.abs(lines[0] - colour).max(axis=1) <= tol
+    if np.count_nonzero(first) < ratio * first.shape[0]:
+        return 0  # the common case: no border on this side
+    close = np.abs(lines - colour).max(axis=2) <= tol
+    is_border = np.count_nonzero(close, axis=1) >= ratio * close.shape[1]
+    if not is_border[0]:
+        return 0
+    return int(np.argmin(is_border)) if not is_border.all() else len(is_border)
+
+
+def _trim_box(
+    img: Image.Image, *, ratio: float, tol: int, passes: int
+) -> tuple[int, int, int, int] | None:
+    """The box left after removing border lines (iteratively, one colour per side per pass)."""
+    arr = np.asarray(img, dtype=np.int16)
+    h, w = arr.shape[:2]
+    top, left, bottom, right = 0, 0, h, w
+    for _ in range(passes):
+        sub = arr[top:bottom, left:right]
+        sh, sw = sub.shape[:2]
+        if sh < 16 or sw < 16:
+            return None
+        t = _side_runs(sub, ratio, tol, 0, from_end=False)
+        b = _side_runs(sub, ratio, tol, 0, from_end=True)
+        lf = _side_runs(sub, ratio, tol, 1, from_end=False)
+        r = _side_runs(sub, ratio, tol, 1, from_end=True)
+        if t + b == 0 and lf + r == 0:
+            break
+        if t + b >= sh - 8 or lf + r >= sw - 8:
+            return None  # a uniform image: nothing inside the border
+        top, bottom, left, right = top + t, bottom - b, left + lf, right - r
+    if (top + h - bottom) < _MIN_TRIM * h and (left + w - right) < _MIN_TRIM * w:
+        return None
+    if (bottom - top) < 0.15 * h and (right - left) < 0.15 * w:
+        return None
+    return (left, top, right, bottom)
+
+
+def _scaled(
+    box: tuple[int, int, int, int] | None, small: Image.Image, big: Image.Image
+) -> tuple[int, int, int, int] | None:
+    """A box found on a reduced copy, in the coordinates of the larger image."""
+    if box is None:
+        return None
+    fx, fy = big.width / small.width, big.height / small.height
+    left, top, right, bottom = box
+    return (round(left * fx), round(top * fy), round(right * fx), round(bottom * fy))
+
+
+def _unrotated_box(
+    query: Image.Image, turned: Image.Image, angle: float
+) -> tuple[int, int, int, int]:
+    """Where the original lies in ``turned`` if ``query`` was it rotated by ``-angle`` with expand.
+
+    A w x h image rotated by t with expand becomes (w cos t + h sin t) x (w sin t + h cos t);
+    this solves for w and h and centres the box, so no border search is needed.
+    """
+    t = np.deg2rad(abs(angle))
+    c, s = float(np.cos(t)), float(np.sin(t))
+    det = c * c - s * s
+    w = (query.width * c - query.height * s) / det
+    h = (query.height * c - query.width * s) / det
+    w, h = max(8.0, min(w, turned.width)), max(8.0, min(h, turned.height))
+    x0, y0 = (turned.width - w) / 2, (turned.height - h) / 2
+    return (round(x0), round(y0), round(x0 + w), round(y0 + h))
+
+
+def _rotation_angle(img: Image.Image, tol: int = 28) -> float | None:
+    """The angle (degrees, PIL's sense) of a rotation with filled corners, or ``None``.
+
+    A w x h image turned by t with expand leaves four triangles of fill colour.
+    The top-left one has legs w cos t (along the top) and w sin t (along the
+    left side) for a counter-clockwise turn, h sin t and h cos t for a clockwise
+    one; the bottom-right one is its mirror. The ratio of the legs gives t.
+    """
+    arr = np.asarray(img, dtype=np.int16)
+    fill = np.asarray(_corner_colour(img), dtype=np.int16)
+    estimates = []
+    for a_line, b_line in (
+        (arr[0], arr[:, 0]),  # top row from the left, left column from the top
+        (arr[-1, ::-1], arr[::-1, -1]),  # bottom row from the right, right column from the bottom
+    ):
+        a_close = np.abs(a_line - fill).max(axis=1) <= tol
+        b_close = np.abs(b_line - fill).max(axis=1) <= tol
+        a = int(np.argmin(a_close)) if not a_close.all() else 0
+        b = int(np.argmin(b_close)) if not b_close.all() else 0
+        if min(a, b) < 2:
+            return None  # no fill triangle here
+        t = float(np.degrees(np.arctan2(min(a, b), max(a, b))))
+        estimates.append(t if a > b else -t)
+    first, second = estimates
+    if abs(first - second) > 1.5 or not 0.7 <= abs(first) <= 12:
+        return None
+    return (first + second) / 2
+
+
+def _corner_colour(img: Image.Image) -> tuple[int, int, int]:
+    arr = np.asarray(img)
+    corners = np.stack([arr[0, 0], arr[0, -1], arr[-1, 0], arr[-1, -1]]).astype(np.int32)
+    r, g, b = (int(v) for v in np.median(corners, axis=0))
+    return (r, g, b)
+
+
+def robust_views(
+    image: Image.Image | NDArray[np.uint8],
+    *,
+    rotations: Iterable[float] = _ROTATIONS,
+    orient_regions: bool = True,
+) -> list[View]:
+    """The PDQ views of a decoded RGB image to look up against plain PDQ banks.
+
+    The first view, ``pdq``, is exactly the plain PDQ hash of the image (what a
+    platform banks), so robust matching never finds less than plain matching.
+    The others, in order: the 7 other orientations (``rot90`` ...), the
+    strictly trimmed content (``trim``; padding, letterbox, borders), the
+    loosely and iteratively trimmed content (``frame``; an image inside a
+    screenshot or meme template), then each counter-rotation (``rot+3.5`` ...).
+    With ``orient_regions`` the trimmed and framed views are also hashed in
+    every orientation (mirrored and padded copies). Views that would repeat an
+    earlier region are left out, so a plain photograph yields 10 views and a
+    padded or framed one up to 26. Look each up and keep the smallest distance;
+    a match is a distance at most :data:`ROBUST_THRESHOLD`.
+    """
+    img = _as_rgb(image)
+    if img.width < 8 or img.height < 8:
+        raise InvalidMedia("an image must be at least 8 x 8 pixels", size=img.size)
+    bits, quality = pdqhash.compute(np.asarray(img))
+    views = [View("pdq", _bits_to_hex(bits), int(quality))]
+
+    work = img.copy()
+    work.thumbnail((_WORK_SIDE, _WORK_SIDE), Image.Resampling.BOX)
+    dihedral, dq = pdqhash.compute_dihedral(_buffer(work))
+    views.extend(
+        View(name, _bits_to_hex(h), int(dq))
+        for name, h in zip(ORIENTATIONS[1:], dihedral[1:], strict=True)
+    )
+
+    seen: list[tuple[int, int, int, int]] = []
+
+    def add_region(name: str, src: Image.Image, box: tuple[int, int, int, int] | None) -> None:
+        if box is None or any(
+            max(abs(a - b) for a, b in zip(box, s, strict=True)) < 4 for s in seen
+        ):
+            return
+        seen.append(box)
+        buf = _buffer(src, box)
+        if orient_regions:
+            hashes, q = pdqhash.compute_dihedral(buf)
+            views.append(View(name, _bits_to_hex(hashes[0]), int(q)))
+            views.extend(
+                View(f"{name}:{o}", _bits_to_hex(h), int(q))
+                for o, h in zip(ORIENTATIONS[1:], hashes[1:], strict=True)
+            )
+        else:
+            views.append(View(name, *_hash(buf)))
+
+    small = work.copy()
+    small.thumbnail((_DETECT_SIDE, _DETECT_SIDE), Image.Resampling.BOX)
+    add_region("trim", work, _scaled(_trim_box(small, ratio=0.97, tol=24, passes=2), small, work))
+    add_region("frame", work, _scaled(_trim_box(small, ratio=0.6, tol=24, passes=6), small, work))
+
+    angle = _rotation_angle(work)
+    if angle is not None:
+        # counter-rotate by the angle measured from the fill triangles in the corners
+        fill = _corner_colour(work)
+        turned = work.rotate(
+            -angle, resample=Image.Resampling.BILINEAR, expand=True, fillcolor=fill
+        )
+        box = _unrotated_box(work, turned, angle)
+        views.append(View("unrotate", *_hash(_buffer(turned, box))))
+    for extra in rotations:
+        turned = small.rotate(extra, resample=Image.Resampling.BILINEAR, expand=True)
+        views.append(
+            View(f"rot{extra:+g}", *_hash(_buffer(turned, _unrotated_box(small, turned, extra))))
+        )
+    return views
+
+
+def best_match(
+    views: Sequence[View], bank: NDArray[np.uint8], *, threshold: int | None = None
+) -> Match | None:
+    """The reference matching rule: the smallest distance over views to any bank hash.
+
+    ``bank`` holds packed hashes, one row of 32 bytes each (:func:`hex_to_bits`).
+    Returns ``None`` for an empty bank, or when the best distance is over
+    ``threshold`` (when one is given).
+    """
+    if len(bank) == 0 or not views:
+        return None
+    queries = np.stack([hex_to_bits(v.pdq_hex) for v in views])
+    q64 = queries.view(np.uint64)
+    b64 = np.ascontiguousarray(bank).view(np.uint64)
+    dist = np.bitwise_count(q64[:, None, :] ^ b64[None, :, :]).sum(axis=2)
+    flat = int(np.argmin(dist))
+    vi, bi = divmod(flat, dist.shape[1])
+    d = int(dist[vi, bi])
+    if threshold is not None and d > threshold:
+        return None
+    return Match(index=bi, distance=d, view=views[vi].name)
