@@ -156,7 +156,7 @@ class Method:
 def threshold_for(outcomes: list[Outcome], target: float) -> int:
     """The largest distance threshold at which precision stays at least ``target``."""
     best = -1
-    for t in range(0, 257):
+    for t in range(257):
         hits = [o for o in outcomes if o.distance <= t]
         if not hits:
             best = t
@@ -178,11 +178,11 @@ def recall(outcomes: list[Outcome], t: int, family: str | None = None) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="about 120 tiles instead of 800")
+    parser.add_argument("--quick", action="store_true", help="120 tiles instead of 400")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
-    n = 120 if args.quick else 800
+    n = 120 if args.quick else 400
 
     t0 = time.perf_counter()
     photos = fetch_photographs()
@@ -213,9 +213,7 @@ def main() -> None:
             plain.seconds += time.perf_counter() - s
             plain.lookups += 1
             assert m is not None
-            plain.outcomes.append(
-                Outcome(family, positive, m.distance, positive and m.index == idx)
-            )
+            plain.outcomes.append(Outcome(family, positive, m.distance, positive and m.row == idx))
 
             s = time.perf_counter()
             views = robust.robust_views(arr)
@@ -223,9 +221,7 @@ def main() -> None:
             accord.seconds += time.perf_counter() - s
             accord.lookups += len(views)
             assert m is not None
-            accord.outcomes.append(
-                Outcome(family, positive, m.distance, positive and m.index == idx)
-            )
+            accord.outcomes.append(Outcome(family, positive, m.distance, positive and m.row == idx))
 
     queries = len(plain.outcomes)
     t_acc = threshold_for(accord.outcomes, TARGET_PRECISION)
@@ -258,8 +254,10 @@ def main() -> None:
     print(f"{'plain PDQ':>12}  {ms_p:>9.2f}  {plain.lookups / queries:>9.1f}")
     print(f"{'accord':>12}  {ms_a:>9.2f}  {accord.lookups / queries:>9.1f}")
     print(f"{'ratio':>12}  {ms_a / ms_p:>9.2f}x {accord.lookups / plain.lookups:>8.1f}x")
-    print(f"\n{queries} queries per method, bank of {len(bank)}; "
-          f"accord threshold {t_acc} (ROBUST_THRESHOLD in code: {robust.ROBUST_THRESHOLD})")  # fmt: skip
+    print(
+        f"\n{queries} queries per method, bank of {len(bank)}; accord threshold {t_acc} "
+        f"(ROBUST_THRESHOLD in code: {robust.ROBUST_THRESHOLD})"
+    )
 
 
 if __name__ == "__main__":

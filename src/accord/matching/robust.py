@@ -78,9 +78,9 @@ class View(NamedTuple):
 
 
 class Match(NamedTuple):
-    """The closest bank entry over all views: its index, the distance and the view."""
+    """The closest bank entry over all views: its row in the bank, the distance and the view."""
 
-    index: int
+    row: int
     distance: int
     view: str
 
@@ -146,7 +146,7 @@ def _side_runs(arr: NDArray[np.int16], ratio: float, tol: int, axis: int, from_e
 
 
 def _trim_box(
-    img: Image.Image, *, ratio: float, tol: int, passes: int
+    img: Image.Image, *, ratio: float, tol: int, passes: int, min_trim: float = _MIN_TRIM
 ) -> tuple[int, int, int, int] | None:
     """The box left after removing border lines (iteratively, one colour per side per pass)."""
     arr = np.asarray(img, dtype=np.int16)
@@ -166,11 +166,82 @@ def _trim_box(
         if t + b >= sh - 8 or lf + r >= sw - 8:
             return None  # a uniform image: nothing inside the border
         top, bottom, left, right = top + t, bottom - b, left + lf, right - r
-    if (top + h - bottom) < _MIN_TRIM * h and (left + w - right) < _MIN_TRIM * w:
+    if (top + h - bottom) < min_trim * h and (left + w - right) < min_trim * w:
         return None
     if (bottom - top) < 0.15 * h and (right - left) < 0.15 * w:
         return None
     return (left, top, right, bottom)
+
+
+def _longest_run(flags: NDArray[np.bool_]) -> tuple[int, int]:
+    """Start and end (exclusive) of the longest run of True in a 1-D array."""
+    padded = np.concatenate(([False], flags, [False])).astype(np.int8)
+    edges = np.flatnonzero(np.diff(padded))
+    starts, ends = edges[::2], edges[1::2]
+    if len(starts) == 0:
+        return 0, 0
+    i = int(np.argmax(ends - starts))
+    return int(starts[i]), int(ends[i])
+
+
+def _salient_box(img: Image.Image, tol: int = 24) -> tuple[int, int, int, int] | None:
+    """The largest dense rectangle of non-background pixels (an image inside a frame).
+
+    The background is the median colour of the outermost pixels. Columns, then
+    rows within those columns, then columns within those rows, keep the longest
+    run whose share of non-background pixels is at least 60% of the densest
+    line: text and icons in a screenshot or meme frame are too sparse to count.
+    """
+    arr = np.asarray(img, dtype=np.int16)
+    h, w = arr.shape[:2]
+    rim = np.concatenate([arr[0], arr[-1], arr[:, 0], arr[:, -1]])
+    bg = np.median(rim, axis=0).astype(np.int16)
+    mask = np.abs(arr - bg).max(axis=2) > tol
+    x0, x1, y0, y1 = 0, w, 0, h
+    for _ in range(2):
+        cols = mask[y0:y1].mean(axis=0)
+        x0, x1 = _longest_run(cols >= 0.6 * cols.max()) if cols.max() > 0 else (0, 0)
+        if x1 - x0 < 8:
+            return None
+        rows = mask[:, x0:x1].mean(axis=1)
+        y0, y1 = _longest_run(rows >= 0.6 * rows.max())
+        if y1 - y0 < 8:
+            return None
+    if (x1 - x0) * (y1 - y0) < 0.1 * w * h or (x1 - x0) * (y1 - y0) > 0.95 * w * h:
+        return None
+    return (x0, y0, x1, y1)
+
+
+def _refine(
+    img: Image.Image, box: tuple[int, int, int, int] | None, small: Image.Image
+) -> tuple[int, int, int, int] | None:
+    """A box found on the reduced copy, made exact on the full image.
+
+    One pixel of the 128-pixel copy is several of the original, and PDQ moves
+    by tens of bits when an edge is off by 1%: so the box, widened by two
+    reduced pixels, is trimmed again at full resolution.
+    """
+    scaled = _scaled(box, small, img)
+    if scaled is None:
+        return None
+    fx, fy = img.width / small.width, img.height / small.height
+    left, top, right, bottom = scaled
+    outer = (
+        max(0, round(left - 2 * fx)), max(0, round(top - 2 * fy)),
+        min(img.width, round(right + 2 * fx)), min(img.height, round(bottom + 2 * fy)),
+    )  # fmt: skip
+    arr = np.asarray(img.crop(outer), dtype=np.int16)
+    # per side: an exact edge where the widened margin is one colour, else the coarse edge
+    t = _side_runs(arr, 0.9, 24, 0, from_end=False)
+    b = _side_runs(arr, 0.9, 24, 0, from_end=True)
+    lf = _side_runs(arr, 0.9, 24, 1, from_end=False)
+    r = _side_runs(arr, 0.9, 24, 1, from_end=True)
+    return (
+        outer[0] + lf if lf else left,
+        outer[1] + t if t else top,
+        outer[2] - r if r else right,
+        outer[3] - b if b else bottom,
+    )
 
 
 def _scaled(
@@ -293,8 +364,8 @@ def robust_views(
 
     small = work.copy()
     small.thumbnail((_DETECT_SIDE, _DETECT_SIDE), Image.Resampling.BOX)
-    add_region("trim", work, _scaled(_trim_box(small, ratio=0.97, tol=24, passes=2), small, work))
-    add_region("frame", work, _scaled(_trim_box(small, ratio=0.6, tol=24, passes=6), small, work))
+    add_region("trim", img, _refine(img, _trim_box(small, ratio=0.97, tol=24, passes=1), small))
+    add_region("frame", img, _refine(img, _salient_box(small), small))
 
     angle = _rotation_angle(work)
     if angle is not None:
@@ -333,4 +404,4 @@ def best_match(
     d = int(dist[vi, bi])
     if threshold is not None and d > threshold:
         return None
-    return Match(index=bi, distance=d, view=views[vi].name)
+    return Match(row=bi, distance=d, view=views[vi].name)

@@ -8,7 +8,7 @@ Data flow: an RGB :class:`PIL.Image.Image` and a seeded :class:`numpy.random.Gen
 go into :func:`apply`, with a family name from :data:`FAMILIES`; a new RGB image
 comes out together with a short description of the parameters drawn. The
 families are those of the robustness issue: mirror and 90-degree rotations,
-small rotations, crops, padding/borders, embedding in a larger frame, caption
+small rotations (corners filled, or cropped away), crops, padding/borders, embedding in a larger frame, caption
 and watermark overlays, low-quality JPEG, downscaling to a quarter, colour
 changes, noise and blur, and combinations of two.
 """
@@ -69,20 +69,23 @@ def dihedral(img: Image.Image, rng: np.random.Generator) -> tuple[Image.Image, s
 
 
 def rotate(img: Image.Image, rng: np.random.Generator) -> tuple[Image.Image, str]:
-    """Rotate by 2-5 degrees either way: corners filled with a colour, or cropped away."""
+    """Rotate by 2-5 degrees either way, the corners filled with a colour (canvas grows)."""
     angle = float(rng.uniform(2.0, 5.0)) * (1 if rng.random() < 0.5 else -1)
-    if rng.random() < 0.5:
-        fill = _colour(rng)
-        out = img.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=fill)
-        return out, f"rotate {angle:+.1f} fill {fill}"
-    # crop to the largest centred rectangle of the original aspect that has no corners
+    fill = _colour(rng)
+    out = img.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=fill)
+    return out, f"rotate {angle:+.1f} fill {fill}"
+
+
+def rotate_crop(img: Image.Image, rng: np.random.Generator) -> tuple[Image.Image, str]:
+    """Rotate by 2-5 degrees and keep the largest centred upright rectangle (no corners)."""
+    angle = float(rng.uniform(2.0, 5.0)) * (1 if rng.random() < 0.5 else -1)
     w, h = img.size
     rad = np.deg2rad(abs(angle))
     scale = 1.0 / (np.cos(rad) + np.sin(rad) * max(w / h, h / w))
     out = img.rotate(angle, resample=Image.Resampling.BICUBIC)
     cw, ch = w * scale, h * scale
-    box = ((w - cw) / 2, (h - ch) / 2, (w + cw) / 2, (h + ch) / 2)
-    return out.crop(tuple(round(v) for v in box)), f"rotate {angle:+.1f} crop"
+    box = (round((w - cw) / 2), round((h - ch) / 2), round((w + cw) / 2), round((h + ch) / 2))
+    return out.crop(box), f"rotate {angle:+.1f} crop"
 
 
 def crop(img: Image.Image, rng: np.random.Generator) -> tuple[Image.Image, str]:
@@ -91,8 +94,11 @@ def crop(img: Image.Image, rng: np.random.Generator) -> tuple[Image.Image, str]:
     fx = float(rng.uniform(0.0, 0.2)) if rng.random() < 0.8 else 0.0
     fy = float(rng.uniform(0.0, 0.2)) if rng.random() < 0.8 or fx == 0.0 else 0.0
     sx, sy = float(rng.random()), float(rng.random())
-    box = (fx * sx * w, fy * sy * h, w - fx * (1 - sx) * w, h - fy * (1 - sy) * h)
-    return img.crop(tuple(round(v) for v in box)), f"crop x{fx:.2f} y{fy:.2f}"
+    box = (
+        round(fx * sx * w), round(fy * sy * h),
+        round(w - fx * (1 - sx) * w), round(h - fy * (1 - sy) * h),
+    )  # fmt: skip
+    return img.crop(box), f"crop x{fx:.2f} y{fy:.2f}"
 
 
 def pad(img: Image.Image, rng: np.random.Generator) -> tuple[Image.Image, str]:
@@ -247,6 +253,7 @@ def noise_blur(img: Image.Image, rng: np.random.Generator) -> tuple[Image.Image,
 BASE_FAMILIES: dict[str, Transform] = {
     "dihedral": dihedral,
     "rotate": rotate,
+    "rotate_crop": rotate_crop,
     "crop": crop,
     "pad": pad,
     "frame": frame,
