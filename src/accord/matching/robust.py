@@ -284,22 +284,27 @@ def _rotation_angle(img: Image.Image, tol: int = 28) -> float | None:
     arr = np.asarray(img, dtype=np.int16)
     fill = np.asarray(_corner_colour(img), dtype=np.int16)
     estimates = []
-    for a_line, b_line in (
-        (arr[0], arr[:, 0]),  # top row from the left, left column from the top
-        (arr[-1, ::-1], arr[::-1, -1]),  # bottom row from the right, right column from the bottom
+    for a_line, b_line, ccw_when_a_longer in (
+        (arr[0], arr[:, 0], True),  # top-left: top row from the left, left column down
+        (arr[-1, ::-1], arr[::-1, -1], True),  # bottom-right, its mirror
+        (arr[0, ::-1], arr[:, -1], False),  # top-right: top row from the right, right column down
+        (arr[-1], arr[::-1, 0], False),  # bottom-left, its mirror
     ):
         a_close = np.abs(a_line - fill).max(axis=1) <= tol
         b_close = np.abs(b_line - fill).max(axis=1) <= tol
         a = int(np.argmin(a_close)) if not a_close.all() else 0
         b = int(np.argmin(b_close)) if not b_close.all() else 0
         if min(a, b) < 2:
-            return None  # no fill triangle here
+            continue  # no fill triangle in this corner
         t = float(np.degrees(np.arctan2(min(a, b), max(a, b))))
-        estimates.append(t if a > b else -t)
-    first, second = estimates
-    if abs(first - second) > 1.5 or not 0.7 <= abs(first) <= 12:
+        estimates.append(t if (a > b) == ccw_when_a_longer else -t)
+    if len(estimates) < 2:
         return None
-    return (first + second) / 2
+    angle = float(np.median(estimates))
+    agree = [e for e in estimates if abs(e - angle) <= 1.0]
+    if len(agree) < 2 or not 0.7 <= abs(angle) <= 12:
+        return None
+    return float(np.mean(agree))
 
 
 def _corner_colour(img: Image.Image) -> tuple[int, int, int]:

@@ -8,9 +8,9 @@ Data flow: an RGB :class:`PIL.Image.Image` and a seeded :class:`numpy.random.Gen
 go into :func:`apply`, with a family name from :data:`FAMILIES`; a new RGB image
 comes out together with a short description of the parameters drawn. The
 families are those of the robustness issue: mirror and 90-degree rotations,
-small rotations (corners filled, or cropped away), crops, padding/borders, embedding in a larger frame, caption
-and watermark overlays, low-quality JPEG, downscaling to a quarter, colour
-changes, noise and blur, and combinations of two.
+small rotations (corners filled, or cropped away), crops, padding/borders,
+embedding in a larger frame, caption and watermark overlays, low-quality JPEG,
+downscaling to a quarter, colour changes, noise and blur, and combinations of two.
 """
 
 from __future__ import annotations
