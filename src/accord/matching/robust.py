@@ -119,12 +119,28 @@ def _buffer(img: Image.Image, box: tuple[int, int, int, int] | None = None) -> N
     return np.asarray(out)
 
 
+def _reduced(img: Image.Image, side: int) -> Image.Image:
+    """An area-averaged copy whose longer side is at most ``side`` (``img`` if already so)."""
+    scale = side / max(img.size)
+    if scale >= 1.0:
+        return img
+    size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+    return img.resize(size, Image.Resampling.BOX)
+
+
 def _hash(buffer: NDArray[np.uint8]) -> tuple[str, int]:
     bits, quality = pdqhash.compute(buffer)
     return _bits_to_hex(bits), int(quality)
 
 
-def _side_runs(arr: NDArray[np.int16], ratio: float, tol: int, axis: int, from_end: bool) -> int:
+def _side_runs(
+    arr: NDArray[np.int16],
+    ratio: float,
+    tol: int,
+    axis: int,
+    from_end: bool,
+    limit: int | None = None,
+) -> int:
     """How many rows (axis 0) or columns (axis 1) from one edge are border-coloured.
 
     A line is border if at least ``ratio`` of its pixels are within ``tol`` (per
@@ -133,7 +149,7 @@ def _side_runs(arr: NDArray[np.int16], ratio: float, tol: int, axis: int, from_e
     lines = arr if axis == 0 else arr.transpose(1, 0, 2)
     if from_end:
         lines = lines[::-1]
-    lines = lines[: max(1, len(lines) // 2)]
+    lines = lines[: max(1, min(len(lines) // 2, limit or len(lines)))]
     colour = np.median(lines[0], axis=0).astype(np.int16)
     first = np.abs(lines[0] - colour).max(axis=1) <= tol
     if np.count_nonzero(first) < ratio * first.shape[0]:
@@ -231,11 +247,13 @@ def _refine(
         min(img.width, round(right + 2 * fx)), min(img.height, round(bottom + 2 * fy)),
     )  # fmt: skip
     arr = np.asarray(img.crop(outer), dtype=np.int16)
-    # per side: an exact edge where the widened margin is one colour, else the coarse edge
-    t = _side_runs(arr, 0.9, 24, 0, from_end=False)
-    b = _side_runs(arr, 0.9, 24, 0, from_end=True)
-    lf = _side_runs(arr, 0.9, 24, 1, from_end=False)
-    r = _side_runs(arr, 0.9, 24, 1, from_end=True)
+    # per side: an exact edge where the widened margin is one colour, else the coarse edge;
+    # only the margin (four reduced pixels wide) is searched
+    ly, lx = int(np.ceil(4 * fy)) + 2, int(np.ceil(4 * fx)) + 2
+    t = _side_runs(arr, 0.9, 24, 0, from_end=False, limit=ly)
+    b = _side_runs(arr, 0.9, 24, 0, from_end=True, limit=ly)
+    lf = _side_runs(arr, 0.9, 24, 1, from_end=False, limit=lx)
+    r = _side_runs(arr, 0.9, 24, 1, from_end=True, limit=lx)
     return (
         outer[0] + lf if lf else left,
         outer[1] + t if t else top,
@@ -340,8 +358,7 @@ def robust_views(
     bits, quality = pdqhash.compute(np.asarray(img))
     views = [View("pdq", _bits_to_hex(bits), int(quality))]
 
-    work = img.copy()
-    work.thumbnail((_WORK_SIDE, _WORK_SIDE), Image.Resampling.BOX)
+    work = _reduced(img, _WORK_SIDE)
     dihedral, dq = pdqhash.compute_dihedral(_buffer(work))
     views.extend(
         View(name, _bits_to_hex(h), int(dq))
@@ -367,8 +384,7 @@ def robust_views(
         else:
             views.append(View(name, *_hash(buf)))
 
-    small = work.copy()
-    small.thumbnail((_DETECT_SIDE, _DETECT_SIDE), Image.Resampling.BOX)
+    small = _reduced(work, _DETECT_SIDE)
     add_region("trim", img, _refine(img, _trim_box(small, ratio=0.97, tol=24, passes=1), small))
     add_region("frame", img, _refine(img, _salient_box(small), small))
 
