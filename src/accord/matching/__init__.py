@@ -1,1 +1,5 @@
-"""Matching: banks, indexes and robust views."""
+"""Matching: banks of known content, the indexes that look signals up in them, and the matcher.
+
+This package holds the fast indexes (``pdq_index``); banks and the matcher that
+follows bank changes across processes build on them.
+"""
