@@ -116,7 +116,12 @@ class Accord:
             max_bytes=s.max_upload_bytes, timeout=s.fetch_timeout, allow=tuple(s.fetch_allow)
         )
         return LookupService(
-            self.signals, self.matcher, self.media_limits, policy, min_quality=s.pdq_min_quality
+            self.signals,
+            self.matcher,
+            self.media_limits,
+            policy,
+            min_quality=s.pdq_min_quality,
+            robust=s.robust_matching,
         )
 
     @cached_property
