@@ -22,7 +22,8 @@ def _vector_files(kind: str) -> list[Path]:
 
 
 needs_vectors = pytest.mark.skipif(
-    not VECTORS.is_dir(), reason=f"RFC 6962 vectors not found at {VECTORS} (shared/ beside the repo)"
+    not VECTORS.is_dir(),
+    reason=f"RFC 6962 vectors not found at {VECTORS} (shared/ beside the repo)",
 )
 
 

@@ -118,7 +118,7 @@ def inclusion_proof(source: NodeSource, index: int, size: int) -> list[bytes]:
 
 
 def consistency_proof(source: NodeSource, old_size: int, new_size: int) -> list[bytes]:
-    """RFC 9162 ``PROOF(old_size, D[0:new_size])``; empty when either size is 0 or they are equal."""
+    """RFC 9162 ``PROOF(old_size, D[0:new_size])``; empty if ``old_size`` is 0 or ``new_size``."""
     if not 0 <= old_size <= new_size:
         raise ValueError(f"no consistency proof from size {old_size} to size {new_size}")
     if old_size in (0, new_size):

@@ -1,0 +1,171 @@
+"""The Merkle tree of the ledger, kept as stored complete subtrees.
+
+Each append runs :meth:`StoredTree.extend` in its own transaction (an
+``on_append`` hook that :class:`~accord.ledger.log.Ledger` registers): it reads
+the O(log n) frontier of the tree, hashes the new leaves onto it, and inserts
+every complete subtree the new leaves finished (on average one row per leaf),
+then records the new size. Nothing is ever rehashed, and a node, once
+committed, never changes.
+
+Roots and proofs at any size ask :mod:`accord.ledger.merkle` which nodes they
+need (O(log n)), fetch those in one query per table (level 0 from
+``ledger_events.leaf_hash``, higher levels from ``ledger_nodes``) and compute.
+Because committed nodes are immutable, a small in-process cache of upper-level
+nodes is safe and saves the round trip for the nodes every proof shares.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+from sqlalchemy import Connection, insert, select, tuple_, update
+
+from accord.errors import Conflict, InvalidInput
+from accord.ledger import merkle
+from accord.ledger.tables import ledger_events, ledger_nodes, ledger_tree
+
+__all__ = ["StoredTree"]
+
+T = TypeVar("T")
+Key = tuple[int, int]
+
+_CACHE_MIN_LEVEL = 8  # nodes of 256+ leaves: few, shared by many proofs
+_CACHE_SIZE = 65_536
+
+
+class StoredTree:
+    """Roots and proofs from stored nodes; :meth:`extend` is the append hook."""
+
+    def __init__(self) -> None:
+        self._cache: OrderedDict[Key, bytes] = OrderedDict()
+
+    # --- writing -----------------------------------------------------------------------
+
+    def extend(self, conn: Connection, first_seq: int, leaf_hashes: Iterable[bytes]) -> None:
+        """Add leaves ``first_seq, first_seq + 1, ...`` (an ``on_append`` hook)."""
+        stored = conn.execute(select(ledger_tree.c.size).where(ledger_tree.c.id == 1)).scalar()
+        size = 0 if stored is None else int(stored)
+        if size > first_seq:
+            raise Conflict(
+                f"the stored tree covers {size} leaves but leaf {first_seq} is being appended",
+                tree_size=size,
+                first_seq=first_seq,
+            )
+        pending = list(leaf_hashes)
+        if size < first_seq:  # events appended before the tree existed: catch up, in order
+            backlog = conn.execute(
+                select(ledger_events.c.leaf_hash)
+                .where(ledger_events.c.seq >= size, ledger_events.c.seq < first_seq)
+                .order_by(ledger_events.c.seq)
+            ).scalars()
+            pending = [bytes(h) for h in backlog] + pending
+        frontier_keys = merkle.perfect_subtrees(0, size)
+        frontier = self._fetch(conn, frontier_keys)
+        compact = merkle.CompactRange(size, [frontier[k] for k in frontier_keys])
+        rows: list[dict[str, object]] = []
+        for leaf in pending:
+            for level, idx, node in compact.append(leaf):
+                rows.append({"level": level, "idx": idx, "hash": node})
+        if rows:
+            conn.execute(insert(ledger_nodes), rows)
+        if stored is None:
+            conn.execute(insert(ledger_tree).values(id=1, size=compact.size))
+        else:
+            conn.execute(update(ledger_tree).where(ledger_tree.c.id == 1).values(size=compact.size))
+
+    # --- reading -----------------------------------------------------------------------
+
+    @staticmethod
+    def size(conn: Connection) -> int:
+        """How many leaves the stored tree covers."""
+        stored = conn.execute(select(ledger_tree.c.size).where(ledger_tree.c.id == 1)).scalar()
+        return 0 if stored is None else int(stored)
+
+    def root(self, conn: Connection, size: int, *, cache: bool = False) -> bytes:
+        self._check_size(conn, size)
+        return self._compute(conn, lambda src: merkle.tree_root(src, size), cache=cache)
+
+    def inclusion_proof(
+        self, conn: Connection, index: int, size: int, *, cache: bool = False
+    ) -> list[bytes]:
+        self._check_size(conn, size)
+        if not 0 <= index < size:
+            raise InvalidInput(
+                f"leaf {index} is not in a tree of size {size}", index=index, size=size
+            )
+        return self._compute(
+            conn, lambda src: merkle.inclusion_proof(src, index, size), cache=cache
+        )
+
+    def consistency_proof(
+        self, conn: Connection, old_size: int, new_size: int, *, cache: bool = False
+    ) -> list[bytes]:
+        self._check_size(conn, new_size)
+        if not 0 <= old_size <= new_size:
+            raise InvalidInput(
+                f"no consistency proof from size {old_size} to size {new_size}",
+                old_size=old_size,
+                new_size=new_size,
+            )
+        return self._compute(
+            conn, lambda src: merkle.consistency_proof(src, old_size, new_size), cache=cache
+        )
+
+    def _check_size(self, conn: Connection, size: int) -> None:
+        current = self.size(conn)
+        if not 0 <= size <= current:
+            raise InvalidInput(
+                f"tree size {size} is not between 0 and the log's size {current}",
+                size=size,
+                current=current,
+            )
+
+    def _compute(self, conn: Connection, fn: Callable[[merkle.NodeSource], T], *, cache: bool) -> T:
+        nodes = self._fetch(conn, merkle.nodes_needed(fn), cache=cache)
+        return fn(lambda level, idx: nodes[(level, idx)])
+
+    def _fetch(self, conn: Connection, keys: list[Key], *, cache: bool = False) -> dict[Key, bytes]:
+        """The nodes at ``keys``; ``cache=True`` only for reads of committed data.
+
+        A write transaction may read nodes that it wrote itself and may still roll
+        back, so only read transactions feed the cache.
+        """
+        found: dict[Key, bytes] = {}
+        leaves: list[int] = []
+        inner: list[Key] = []
+        for key in keys:
+            cached = self._cache.get(key)
+            if cached is not None:
+                found[key] = cached
+            elif key[0] == 0:
+                leaves.append(key[1])
+            else:
+                inner.append(key)
+        if leaves:
+            for seq, h in conn.execute(
+                select(ledger_events.c.seq, ledger_events.c.leaf_hash).where(
+                    ledger_events.c.seq.in_(leaves)
+                )
+            ):
+                found[(0, int(seq))] = bytes(h)
+        if inner:
+            for level, idx, h in conn.execute(
+                select(ledger_nodes.c.level, ledger_nodes.c.idx, ledger_nodes.c.hash).where(
+                    tuple_(ledger_nodes.c.level, ledger_nodes.c.idx).in_(inner)
+                )
+            ):
+                key = (int(level), int(idx))
+                found[key] = bytes(h)
+                if cache and key[0] >= _CACHE_MIN_LEVEL:
+                    self._cache[key] = found[key]
+                    if len(self._cache) > _CACHE_SIZE:
+                        self._cache.popitem(last=False)
+        missing = [k for k in keys if k not in found]
+        if missing:
+            raise Conflict(
+                f"the stored tree lacks {len(missing)} node(s), first {missing[0]}",
+                missing=len(missing),
+            )
+        return found
