@@ -13,7 +13,7 @@ as keyword-only attributes so that callers and logs can use it.
     │   │   └── MediaTooLarge                   413  over the configured upload limit
     │   ├── FetchRefused                        400  a URL that accord will not fetch (SSRF guard)
     │   ├── InvalidConfiguration                400  a configuration file that does not hold together
-    │   └── VerificationFailed                  400  a proof, signature or log that does not check out
+    │   └── VerificationFailed                  400  a proof or signature that fails
     ├── Unauthenticated                         401  no key, or a key that is not known
     ├── PermissionDenied (PermissionError)      403  a known key whose role may not do this
     ├── NotFound (LookupError)                  404

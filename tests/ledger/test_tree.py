@@ -51,9 +51,14 @@ def test_stored_roots_and_proofs_match_memory(store):
 
 def test_a_rolled_back_append_leaves_the_tree_as_it_was(accord):
     _append(accord, 5)
-    with pytest.raises(RuntimeError), accord.db.write() as conn:
-        accord.ledger.append_many(conn, [("bank.created", {"bank": "x"}, None)] * 3)
-        raise RuntimeError("abort")
+
+    def append_then_fail() -> None:
+        with accord.db.write() as conn:
+            accord.ledger.append_many(conn, [("bank.created", {"bank": "x"}, None)] * 3)
+            raise RuntimeError("abort")
+
+    with pytest.raises(RuntimeError):
+        append_then_fail()
     _append(accord, 4)
     with accord.db.read() as conn:
         assert accord.ledger.tree.root(conn, 9) == _memory(accord).root()
