@@ -46,8 +46,8 @@ __all__ = [
     "NoteSignature",
     "Signer",
     "Verifier",
-    "format_checkpoint",
     "cosignature_lines",
+    "format_checkpoint",
     "key_id",
     "parse_checkpoint",
     "parse_note",
@@ -164,7 +164,7 @@ class Verifier:
     @classmethod
     def parse(cls, vkey: str) -> Verifier:
         """Parse ``name+hex(key id)+base64(type || public key)``."""
-        parts = vkey.strip().split("+")
+        parts = vkey.strip().split("+", 2)
         if len(parts) != 3:
             raise InvalidInput(f"a verifier key is name+keyid+key: {vkey!r}")
         name, hex_id, encoded = parts
