@@ -39,6 +39,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "banks.export": frozenset({Role.CURATOR, Role.AUDITOR}),
     "keys.manage": frozenset(),
     "ledger.read": frozenset({Role.AUDITOR}),
+    "ledger.cosign": frozenset({Role.AUDITOR}),
+    "ledger.checkpoint": frozenset(),
 }
 
 
