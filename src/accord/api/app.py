@@ -27,9 +27,19 @@ def create_app(accord: Accord | None = None, *, start_matcher: bool = True) -> F
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if start_matcher:
             accord.matcher.start()
+        issuer = None
+        if accord.settings.ledger_checkpoint_seconds > 0:
+            from accord.ledger.service import CheckpointIssuer
+
+            issuer = CheckpointIssuer(
+                accord.ledger_service, accord.settings.ledger_checkpoint_seconds
+            )
+            issuer.start()
         try:
             yield
         finally:
+            if issuer is not None:
+                issuer.stop()
             accord.close()
 
     app = FastAPI(
@@ -41,7 +51,8 @@ def create_app(accord: Accord | None = None, *, start_matcher: bool = True) -> F
     app.state.accord = accord
     install_error_handlers(app)
 
-    from accord.api.routers import status
+    from accord.api.routers import ledger, status
 
     app.include_router(status.router)
+    app.include_router(ledger.router, prefix="/v1")
     return app
