@@ -24,7 +24,8 @@ def test_checkpoint_entries_and_proofs_for_an_auditor(accord, client, headers):
     r = client.post("/v1/ledger/checkpoints", headers=headers["admin"])
     assert r.status_code == 200
     r = client.get("/v1/ledger/checkpoint", headers=auditor)
-    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/plain")
     vkey = str(accord.ledger_service.verifier)
     cp = check_checkpoint(r.text, vkey)
     assert cp.size == accord.ledger.size()  # 9 events and the fixture keys' key.created

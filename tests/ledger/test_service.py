@@ -89,7 +89,8 @@ def test_witness_cosignatures_are_checked_stored_and_served(store, clock):
     _append(store, 3)
     cp = svc.issue_checkpoint()
     cosigned = svc.cosign(witness)
-    assert cosigned.size == 3 and len(cosigned.cosignatures) == 1
+    assert cosigned.size == 3
+    assert len(cosigned.cosignatures) == 1
     served = parse_note(svc.latest_checkpoint().text())
     assert verify_note(served, [svc.verifier, witness.verifier]) == [svc.verifier, witness.verifier]
     # a second witness line for the same size is not duplicated

@@ -292,7 +292,7 @@ class LedgerService:
 
 
 class CheckpointIssuer:
-    """A background thread that signs a new checkpoint every ``interval`` seconds if the log grew."""
+    """A thread that signs a checkpoint every ``interval`` seconds if the log grew."""
 
     def __init__(self, service: LedgerService, interval: float) -> None:
         if interval <= 0:
