@@ -115,4 +115,3 @@ def test_cli_cosign_in_house_witness(accord, capsys, tmp_path):
         capsys, "verify", "checkpoint", str(note), "--key", key, "--witness", witness_key
     )
     assert code == 0, err
-    assert json.loads('"ok"') == "ok"
