@@ -9,6 +9,8 @@ from sqlalchemy import delete, func, select
 from accord.errors import InvalidInput
 from accord.ledger import merkle
 from accord.ledger.tables import ledger_nodes, ledger_tree
+from accord.ledger.tree import MIN_STORED_LEVEL
+from accord.ledger.tree import MIN_STORED_LEVEL
 
 
 def _append(accord, n: int, batch: int = 7) -> None:
@@ -43,10 +45,10 @@ def test_stored_roots_and_proofs_match_memory(store):
                 assert tree.consistency_proof(conn, old, size) == merkle.consistency_proof(
                     mem.node, old, size
                 )
-        # one node row per completed perfect subtree of level >= 1: n - popcount(n)
-        assert conn.execute(
-            select(func.count()).select_from(ledger_nodes)
-        ).scalar_one() == 45 - bin(45).count("1")
+        # one row per completed perfect subtree of 16 leaves or more: 2 of 16, 1 of 32
+        assert MIN_STORED_LEVEL == 4
+        count = conn.execute(select(func.count()).select_from(ledger_nodes)).scalar_one()
+        assert count == 3
 
 
 def test_a_rolled_back_append_leaves_the_tree_as_it_was(accord):
