@@ -24,7 +24,8 @@ WRITER = textwrap.dedent(
     from accord.config import Settings
     from accord.runtime import Accord
 
-    home, url, tag, count, batch = sys.argv[1], sys.argv[2] or None, sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+    home, url, tag = sys.argv[1], sys.argv[2] or None, sys.argv[3]
+    count, batch = int(sys.argv[4]), int(sys.argv[5])
     accord = Accord(Settings(home=home, database_url=url))
     n = 0
     while count < 0 or n < count:

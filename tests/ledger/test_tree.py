@@ -10,7 +10,6 @@ from accord.errors import InvalidInput
 from accord.ledger import merkle
 from accord.ledger.tables import ledger_nodes, ledger_tree
 from accord.ledger.tree import MIN_STORED_LEVEL
-from accord.ledger.tree import MIN_STORED_LEVEL
 
 
 def _append(accord, n: int, batch: int = 7) -> None:
