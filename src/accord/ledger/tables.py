@@ -47,14 +47,15 @@ Index("ix_ledger_events_kind_time", ledger_events.c.kind, ledger_events.c.time)
 
 # --- the Merkle tree and its checkpoints (migration branch "ledger") -----------------------
 
-# Complete (perfect) subtrees of level >= 1: the hash of leaves
-# [idx << level, (idx + 1) << level). Written once, when their last leaf is
-# appended, and never changed; level 0 is ledger_events.leaf_hash.
+# Complete (perfect) subtrees of 16 leaves or more: the hash of leaves
+# [idx << level, (idx + 1) << level), keyed by node = idx * 64 + level (one
+# integer key, so that a proof's nodes are one indexed ``IN`` lookup on both
+# databases). Written once, when their last leaf is appended, and never
+# changed; level 0 is ledger_events.leaf_hash.
 ledger_nodes = Table(
     "ledger_nodes",
     metadata,
-    Column("level", SmallInteger, primary_key=True, autoincrement=False),
-    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("node", BigInteger, primary_key=True, autoincrement=False),
     Column("hash", LargeBinary(32), nullable=False),
 )
 

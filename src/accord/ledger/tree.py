@@ -22,7 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
-from sqlalchemy import Connection, insert, select, tuple_, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from accord.errors import Conflict, InvalidInput
 from accord.ledger import merkle
@@ -41,11 +41,27 @@ _CACHE_MIN_LEVEL = 8  # nodes of 256+ leaves: few, shared by many proofs
 _CACHE_SIZE = 65_536
 
 
+# Built once: SQLAlchemy then reuses their compiled form; the lists expand per call.
+_LEAVES = select(ledger_events.c.seq, ledger_events.c.leaf_hash).where(
+    ledger_events.c.seq.in_(bindparam("seqs", expanding=True))
+)
+_NODES = select(ledger_nodes.c.node, ledger_nodes.c.hash).where(
+    ledger_nodes.c.node.in_(bindparam("nodes", expanding=True))
+)
+_SIZE = select(ledger_tree.c.size).where(ledger_tree.c.id == 1)
+
+
+def _node_id(level: int, idx: int) -> int:
+    """The ``ledger_nodes`` key of node ``(level, idx)``: ``idx * 64 + level``."""
+    return (idx << 6) | level
+
+
 class StoredTree:
     """Roots and proofs from stored nodes; :meth:`extend` is the append hook."""
 
     def __init__(self) -> None:
         self._cache: OrderedDict[Key, bytes] = OrderedDict()
+        self._committed_size = 0  # a size seen committed; the tree never shrinks
 
     # --- writing -----------------------------------------------------------------------
 
@@ -74,7 +90,7 @@ class StoredTree:
         for leaf in pending:
             for level, idx, node in compact.append(leaf):
                 if level >= MIN_STORED_LEVEL:
-                    rows.append({"level": level, "idx": idx, "hash": node})
+                    rows.append({"node": _node_id(level, idx), "hash": node})
         if rows:
             conn.execute(insert(ledger_nodes), rows)
         if stored is None:
@@ -84,20 +100,19 @@ class StoredTree:
 
     # --- reading -----------------------------------------------------------------------
 
-    @staticmethod
-    def size(conn: Connection) -> int:
-        """How many leaves the stored tree covers."""
-        stored = conn.execute(select(ledger_tree.c.size).where(ledger_tree.c.id == 1)).scalar()
+    def size(self, conn: Connection) -> int:
+        """How many leaves the stored tree covers (in ``conn``'s view)."""
+        stored = conn.execute(_SIZE).scalar()
         return 0 if stored is None else int(stored)
 
     def root(self, conn: Connection, size: int, *, cache: bool = False) -> bytes:
-        self._check_size(conn, size)
+        self._check_size(conn, size, cache=cache)
         return self._compute(conn, lambda src: merkle.tree_root(src, size), cache=cache)
 
     def inclusion_proof(
         self, conn: Connection, index: int, size: int, *, cache: bool = False
     ) -> list[bytes]:
-        self._check_size(conn, size)
+        self._check_size(conn, size, cache=cache)
         if not 0 <= index < size:
             raise InvalidInput(
                 f"leaf {index} is not in a tree of size {size}", index=index, size=size
@@ -109,7 +124,7 @@ class StoredTree:
     def consistency_proof(
         self, conn: Connection, old_size: int, new_size: int, *, cache: bool = False
     ) -> list[bytes]:
-        self._check_size(conn, new_size)
+        self._check_size(conn, new_size, cache=cache)
         if not 0 <= old_size <= new_size:
             raise InvalidInput(
                 f"no consistency proof from size {old_size} to size {new_size}",
@@ -120,8 +135,13 @@ class StoredTree:
             conn, lambda src: merkle.consistency_proof(src, old_size, new_size), cache=cache
         )
 
-    def _check_size(self, conn: Connection, size: int) -> None:
+    def _check_size(self, conn: Connection, size: int, *, cache: bool = False) -> None:
+        """Refuse sizes beyond the tree; ``cache=True`` only in read transactions."""
+        if cache and 0 <= size <= self._committed_size:
+            return
         current = self.size(conn)
+        if cache:
+            self._committed_size = max(self._committed_size, current)
         if not 0 <= size <= current:
             raise InvalidInput(
                 f"tree size {size} is not between 0 and the log's size {current}",
@@ -156,19 +176,11 @@ class StoredTree:
             else:
                 inner.append(key)
         if leaves:
-            for seq, h in conn.execute(
-                select(ledger_events.c.seq, ledger_events.c.leaf_hash).where(
-                    ledger_events.c.seq.in_(leaves)
-                )
-            ):
+            for seq, h in conn.execute(_LEAVES, {"seqs": leaves}):
                 found[(0, int(seq))] = bytes(h)
         if inner:
-            for level, idx, h in conn.execute(
-                select(ledger_nodes.c.level, ledger_nodes.c.idx, ledger_nodes.c.hash).where(
-                    tuple_(ledger_nodes.c.level, ledger_nodes.c.idx).in_(inner)
-                )
-            ):
-                key = (int(level), int(idx))
+            for node, h in conn.execute(_NODES, {"nodes": [_node_id(*k) for k in inner]}):
+                key = (int(node) & 63, int(node) >> 6)
                 found[key] = bytes(h)
                 if cache and key[0] >= _CACHE_MIN_LEVEL:
                     self._cache[key] = found[key]

@@ -19,10 +19,9 @@ depends_on = "core_0001"
 def upgrade() -> None:
     op.create_table(
         "ledger_nodes",
-        sa.Column("level", sa.SmallInteger, primary_key=True, autoincrement=False),
-        sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("node", sa.BigInteger, primary_key=True, autoincrement=False),
         sa.Column("hash", sa.LargeBinary(32), nullable=False),
-        sa.PrimaryKeyConstraint("level", "idx", name="pk_ledger_nodes"),
+        sa.PrimaryKeyConstraint("node", name="pk_ledger_nodes"),
     )
     op.create_table(
         "ledger_tree",
