@@ -36,7 +36,7 @@ def public_or_auditor(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal | None:
     """No key needed when ``ACCORD_LEDGER_PUBLIC`` is set; otherwise ``ledger.read``."""
-    if accord.settings.ledger_public and credentials is None:
+    if accord.settings.ledger_public:
         return None
     principal = accord.keys.authenticate(credentials.credentials if credentials else None)
     principal.require("ledger.read")
