@@ -187,6 +187,10 @@ class CompactRange:
         self.size += 1
         return made
 
+    def frontier(self) -> list[bytes]:
+        """The hashes of the perfect subtrees covering the range, widest first."""
+        return [node for _, node in self._stack]
+
     def root(self) -> bytes:
         if not self._stack:
             return EMPTY_ROOT

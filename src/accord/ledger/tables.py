@@ -59,13 +59,16 @@ ledger_nodes = Table(
     Column("hash", LargeBinary(32), nullable=False),
 )
 
-# One row (id 1): how many leaves the stored nodes cover. Equal to the number
-# of events after every commit; the append hook checks it and catches up if not.
+# One row (id 1): how many leaves the stored nodes cover (equal to the number
+# of events after every commit; the append hook checks it and catches up if
+# not) and the frontier: the 32-byte roots of the perfect subtrees covering
+# [0, size), widest first, concatenated, so that an append reads one row.
 ledger_tree = Table(
     "ledger_tree",
     metadata,
     Column("id", SmallInteger, primary_key=True, autoincrement=False),
     Column("size", BigInteger, nullable=False),
+    Column("frontier", LargeBinary, nullable=False),
 )
 
 # Signed checkpoints (C2SP signed notes), one per tree size.

@@ -2,9 +2,10 @@
 
 Each append runs :meth:`StoredTree.extend` in its own transaction (an
 ``on_append`` hook that :class:`~accord.ledger.log.Ledger` registers): it reads
-the O(log n) frontier of the tree, hashes the new leaves onto it, and inserts
-every complete subtree the new leaves finished (on average one row per leaf),
-then records the new size. Nothing is ever rehashed, and a node, once
+the tree's size and frontier (the O(log n) perfect subtrees covering it, kept
+packed in the one ``ledger_tree`` row, so one read), hashes the new leaves onto
+it, inserts every complete subtree the new leaves finished, and writes the new
+size and frontier. Nothing is ever rehashed, and a node, once
 committed, never changes. Nodes narrower than 16 leaves are not stored but
 recomputed from their (at most 8) leaf hashes when needed, so an append writes
 about one node row per eight leaves.
@@ -67,8 +68,10 @@ class StoredTree:
 
     def extend(self, conn: Connection, first_seq: int, leaf_hashes: Iterable[bytes]) -> None:
         """Add leaves ``first_seq, first_seq + 1, ...`` (an ``on_append`` hook)."""
-        stored = conn.execute(select(ledger_tree.c.size).where(ledger_tree.c.id == 1)).scalar()
-        size = 0 if stored is None else int(stored)
+        state = conn.execute(
+            select(ledger_tree.c.size, ledger_tree.c.frontier).where(ledger_tree.c.id == 1)
+        ).one_or_none()
+        size = 0 if state is None else int(state.size)
         if size > first_seq:
             raise Conflict(
                 f"the stored tree covers {size} leaves but leaf {first_seq} is being appended",
@@ -83,9 +86,9 @@ class StoredTree:
                 .order_by(ledger_events.c.seq)
             ).scalars()
             pending = [bytes(h) for h in backlog] + pending
-        frontier_keys = merkle.perfect_subtrees(0, size)
-        frontier = self._fetch(conn, frontier_keys)
-        compact = merkle.CompactRange(size, [frontier[k] for k in frontier_keys])
+        packed = b"" if state is None else bytes(state.frontier)
+        frontier = [packed[i : i + 32] for i in range(0, len(packed), 32)]
+        compact = merkle.CompactRange(size, frontier)
         rows: list[dict[str, object]] = []
         for leaf in pending:
             for level, idx, node in compact.append(leaf):
@@ -93,10 +96,11 @@ class StoredTree:
                     rows.append({"node": _node_id(level, idx), "hash": node})
         if rows:
             conn.execute(insert(ledger_nodes), rows)
-        if stored is None:
-            conn.execute(insert(ledger_tree).values(id=1, size=compact.size))
+        values = {"size": compact.size, "frontier": b"".join(compact.frontier())}
+        if state is None:
+            conn.execute(insert(ledger_tree).values(id=1, **values))
         else:
-            conn.execute(update(ledger_tree).where(ledger_tree.c.id == 1).values(size=compact.size))
+            conn.execute(update(ledger_tree).where(ledger_tree.c.id == 1).values(**values))
 
     # --- reading -----------------------------------------------------------------------
 

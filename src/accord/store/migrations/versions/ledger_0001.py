@@ -27,6 +27,7 @@ def upgrade() -> None:
         "ledger_tree",
         sa.Column("id", sa.SmallInteger, primary_key=True, autoincrement=False),
         sa.Column("size", sa.BigInteger, nullable=False),
+        sa.Column("frontier", sa.LargeBinary, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_ledger_tree"),
     )
     op.create_table(
