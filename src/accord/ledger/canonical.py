@@ -33,32 +33,37 @@ _FIRST_DIVERGENT = "\ue000"  # from here on, code point order and UTF-16 order c
 
 def _plain(value: Any) -> bool:
     """Whether ``value`` holds only what the fast path writes exactly as RFC 8785 does."""
-    kind = type(value)
-    if kind is str or kind is bool or value is None:
-        return True
-    if kind is int:
-        return bool(-_MAX_SAFE_INTEGER <= value <= _MAX_SAFE_INTEGER)
-    if kind is dict:
-        for key, item in value.items():
-            if type(key) is not str or not (
-                key.isascii() or max(key, default="") < _FIRST_DIVERGENT
-            ):
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        kind = type(item)
+        if kind is str or kind is bool or item is None:
+            continue
+        if kind is int:
+            if not -_MAX_SAFE_INTEGER <= item <= _MAX_SAFE_INTEGER:
                 return False
-            if not _plain(item):
-                return False
-        return True
-    if kind is list:
-        return all(_plain(item) for item in value)
-    return False
+        elif kind is dict:
+            for key in item:
+                if type(key) is not str or not (
+                    key.isascii() or max(key, default="") < _FIRST_DIVERGENT
+                ):
+                    return False
+            pending.extend(item.values())
+        elif kind is list:
+            pending.extend(item)
+        else:
+            return False
+    return True
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
 def canonical_json(value: Mapping[str, Any]) -> bytes:
     """The RFC 8785 bytes of ``value``."""
     if type(value) is dict and _plain(value):
         try:
-            return json.dumps(
-                value, ensure_ascii=False, separators=(",", ":"), sort_keys=True
-            ).encode("utf-8")
+            return _ENCODER.encode(value).encode("utf-8")
         except UnicodeEncodeError:
             pass  # a lone surrogate: the reference implementation says what is wrong
     try:
