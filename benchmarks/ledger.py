@@ -243,16 +243,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (a minute or so)")
     parser.add_argument("--full", action="store_true", help="also proofs at 10M leaves")
+    parser.add_argument("--sizes", type=int, nargs="*", help="tree sizes for the proof section")
+    parser.add_argument("--no-appends", action="store_true", help="only the proof section")
     args = parser.parse_args()
     batched, single = (20_000, 200) if args.quick else (100_000, 1_000)
     sizes = [100_000] if args.quick else [1_000_000] + ([10_000_000] if args.full else [])
+    if args.sizes:
+        sizes = args.sizes
     print(f"  {'section':10} {'measure':42} {'value':>16}  {'baseline':>16}  {'ratio':>8}")
-    bench_appends("sqlite", None, batched, single)
-    with postgres() as url:
-        if url is None:
-            print("  postgres   skipped: PostgreSQL server binaries (initdb, pg_ctl) not found")
-        else:
-            bench_appends("postgres", url, batched, single)
+    if not args.no_appends:
+        bench_appends("sqlite", None, batched, single)
+        with postgres() as url:
+            if url is None:
+                print("  postgres   skipped: PostgreSQL server binaries (initdb, pg_ctl) not found")
+            else:
+                bench_appends("postgres", url, batched, single)
     for n in sizes:
         bench_proofs(n, f"{n // 1000:,}k" if n < 1_000_000 else f"{n // 1_000_000}M")
 
