@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -62,13 +63,14 @@ def report(section: str, name: str, value: str, baseline: str = "", ratio: str =
 
 @contextmanager
 def make_accord(url: str | None) -> Iterator[Accord]:
-    home = Path(tempfile.mkdtemp(prefix="accord-bench-"))
+    home = Path(tempfile.mkdtemp(prefix="accord-ledger-bench-"))
     accord = Accord(Settings(home=home, database_url=url), clock=ManualClock())
     accord.init()
     try:
         yield accord
     finally:
         accord.close()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def bare_insert_rate(accord: Accord, n: int, batch: int) -> float:
