@@ -7,6 +7,7 @@ signing key are generated on ``accord init`` into files under ``ACCORD_HOME``
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -32,7 +33,12 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `accord serve` binds to.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port `accord serve` binds to.")
-    workers: int = Field(default=1, ge=1, description="Service processes `accord serve` starts.")
+    workers: int = Field(
+        default_factory=lambda: max(1, min(os.cpu_count() or 1, 4)),
+        ge=1,
+        description="Service processes `accord serve` starts (default: one a core, at most 4). "
+        "Each follows the banks itself; SQLite in WAL mode serves several processes.",
+    )
     threads: int = Field(
         default=1,
         ge=1,

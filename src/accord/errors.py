@@ -7,18 +7,18 @@ as keyword-only attributes so that callers and logs can use it.
 
     AccordError
     ├── InvalidInput (ValueError)              400
-    │   ├── InvalidSignal                       400  a hash string that is not of its type's form
+    │   ├── InvalidSignal                       400  a hash string not of its type's form
     │   ├── UnknownSignalType                   400  a signal type name that is not registered
-    │   ├── InvalidMedia                        400  undecodable, empty, truncated, bomb, absurd size
+    │   ├── InvalidMedia                        400  undecodable, empty, truncated, bomb
     │   │   └── MediaTooLarge                   413  over the configured upload limit
     │   ├── FetchRefused                        400  a URL that accord will not fetch (SSRF guard)
-    │   ├── InvalidConfiguration                400  a configuration file that does not hold together
+    │   ├── InvalidConfiguration                400  a configuration that does not hold together
     │   └── VerificationFailed                  400  a proof or signature that fails
     ├── Unauthenticated                         401  no key, or a key that is not known
     ├── PermissionDenied (PermissionError)      403  a known key whose role may not do this
     ├── NotFound (LookupError)                  404
     │   └── UnknownBank                         404
-    ├── Conflict                                409  the state does not allow it (already exists, held by another)
+    ├── Conflict                                409  the state does not allow it
     │   └── AlreadyExists                       409
     ├── Gone                                    410  too late (an appeal window that closed)
     ├── RateLimited                             429

@@ -19,7 +19,9 @@ from accord.secrets import load_or_create_secret
 from accord.store.engine import Database
 
 if TYPE_CHECKING:
+    from accord.exchange.service import ExchangeService
     from accord.ledger.service import LedgerService
+    from accord.matching.lookup import LookupService
     from accord.matching.matcher import Matcher
     from accord.matching.service import BankService
     from accord.signals.media import MediaLimits
@@ -96,7 +98,28 @@ class Accord:
     def matcher(self) -> Matcher:
         from accord.matching.matcher import Matcher
 
-        return Matcher(self.db, self.signals, poll_seconds=self.settings.matcher_poll_seconds)
+        matcher = Matcher(self.db, self.signals, poll_seconds=self.settings.matcher_poll_seconds)
+        self.banks.on_change(matcher.mark_dirty)
+        return matcher
+
+    @cached_property
+    def exchange(self) -> ExchangeService:
+        from accord.exchange.service import ExchangeService
+
+        return ExchangeService(self.db, self.banks, self.clock)
+
+    @cached_property
+    def lookups(self) -> LookupService:
+        from accord.fetch import FetchPolicy
+        from accord.matching.lookup import LookupService
+
+        s = self.settings
+        policy = FetchPolicy(
+            max_bytes=s.max_upload_bytes, timeout=s.fetch_timeout, allow=tuple(s.fetch_allow)
+        )
+        return LookupService(
+            self.signals, self.matcher, self.media_limits, policy, min_quality=s.pdq_min_quality
+        )
 
     def close(self) -> None:
         if "matcher" in self.__dict__:

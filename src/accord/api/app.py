@@ -51,8 +51,11 @@ def create_app(accord: Accord | None = None, *, start_matcher: bool = True) -> F
     app.state.accord = accord
     install_error_handlers(app)
 
-    from accord.api.routers import ledger, status
+    from accord.api.routers import banks, exchange, hma, ledger, status
 
     app.include_router(status.router)
+    app.include_router(hma.router)
+    app.include_router(banks.router, prefix="/v1")
+    app.include_router(exchange.router, prefix="/v1")
     app.include_router(ledger.router, prefix="/v1")
     return app

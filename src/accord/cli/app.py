@@ -6,6 +6,7 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
+from typer.exceptions import TyperException
 
 from accord import errors as e
 from accord.runtime import Accord
@@ -57,7 +58,9 @@ def run(argv: list[str] | None = None) -> int:
     from accord.cli import commands  # noqa: F401 - registers the command groups
 
     try:
-        app(args=argv, standalone_mode=False)
+        result = app(args=argv, standalone_mode=False)
+        if isinstance(result, int):  # a command's typer.Exit(code), returned by click
+            return result
     except e.AccordError as exc:
         err.print(f"error: {exc.message}", markup=False, highlight=False)
         for cls, code in EXIT_CODES:
@@ -69,13 +72,13 @@ def run(argv: list[str] | None = None) -> int:
     except typer.Abort:
         err.print("aborted")
         return 130
-    except Exception as exc:  # click's usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        raise
+    except TyperException as exc:  # usage errors: bad options, missing arguments
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            err.print(f"error: {exc}", markup=False)
+        return int(getattr(exc, "exit_code", 2))
     finally:
         accord = _state.pop("accord", None)
         if accord is not None:

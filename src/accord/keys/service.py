@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import func, insert, select, update
@@ -49,10 +50,18 @@ class KeyInfo:
 
 
 class KeyService:
-    def __init__(self, db: Database, ledger: Ledger, clock: Clock) -> None:
+    """Keys by hash. Authentications are cached for ``cache_seconds`` per process, so
+    that a lookup costs no database read; a revocation takes effect at once in the
+    process that made it and within ``cache_seconds`` in every other."""
+
+    def __init__(
+        self, db: Database, ledger: Ledger, clock: Clock, *, cache_seconds: float = 2.0
+    ) -> None:
         self.db = db
         self.ledger = ledger
         self.clock = clock
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[Principal, float]] = {}
 
     def create(
         self,
@@ -90,15 +99,24 @@ class KeyService:
     def authenticate(self, key: str | None) -> Principal:
         if not key:
             raise Unauthenticated("an API key is required: send 'Authorization: Bearer KEY'")
+        digest = hash_key(key)
+        cached = self._cache.get(digest)
+        now = time.monotonic()
+        if cached is not None and cached[1] > now:
+            return cached[0]
         with self.db.read() as conn:
             row = conn.execute(
                 select(api_keys.c.key_id, api_keys.c.role, api_keys.c.subject).where(
-                    api_keys.c.key_hash == hash_key(key), api_keys.c.revoked.is_(False)
+                    api_keys.c.key_hash == digest, api_keys.c.revoked.is_(False)
                 )
             ).first()
         if row is None:
             raise Unauthenticated("the API key is not known or was revoked")
-        return Principal(key_id=row.key_id, role=Role(row.role), subject=row.subject)
+        principal = Principal(key_id=row.key_id, role=Role(row.role), subject=row.subject)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[digest] = (principal, now + self.cache_seconds)
+        return principal
 
     def list(self) -> list[KeyInfo]:
         with self.db.read() as conn:
@@ -125,6 +143,7 @@ class KeyService:
             if result.rowcount == 0:
                 raise NotFound(f"no active key with id {public_id!r}", key_id=public_id)
             self.ledger.append(conn, "key.revoked", {"key_id": public_id}, actor=actor)
+        self._cache = {d: c for d, c in self._cache.items() if c[0].key_id != public_id}
 
     def count_admins(self) -> int:
         with self.db.read() as conn:

@@ -103,8 +103,7 @@ class Ledger:
         for kind, _, _ in pending:
             if kind not in KINDS:
                 raise InvalidInput(f"unknown ledger event kind {kind!r}", kind=kind)
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_ID})
+        self.lock(conn)
         start = self._next_seq(conn)
         when = format_time(self.clock.now())
         events: list[Event] = []
@@ -124,6 +123,18 @@ class Ledger:
         for hook in self._hooks:
             hook(conn, start, hashes)
         return events
+
+    @staticmethod
+    def lock(conn: Connection) -> None:
+        """Serialise this write transaction with every ledger append, in every process.
+
+        PostgreSQL: a transaction-scoped advisory lock (released at commit), so
+        rows that take sequence numbers after it commit in sequence order;
+        SQLite: nothing to do, its writers are serialised already. A change
+        feed that readers follow by sequence number takes this lock first.
+        """
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_ID})
 
     def size(self, conn: Connection | None = None) -> int:
         """Number of events in the log."""

@@ -23,9 +23,8 @@ from accord.signals.base import (
 )
 
 if TYPE_CHECKING:
-    from accord.signals.media import MediaLimits
-
     from accord.config import Settings
+    from accord.signals.media import MediaLimits
 
 __all__ = ["SignalRegistry", "default_registry"]
 

@@ -81,6 +81,20 @@ class Database:
             yield conn
             tx.rollback()
 
+    @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """A read transaction in which every statement sees the same snapshot.
+
+        SQLite's read transactions are snapshots already (WAL); PostgreSQL's
+        default READ COMMITTED is per statement, so this asks REPEATABLE READ.
+        """
+        with self.engine.connect() as conn:
+            if self.is_postgres:
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin() as tx:
+                yield conn
+                tx.rollback()
+
     def migrate(self) -> None:
         """Bring the schema to the newest revision of every concern (``alembic upgrade heads``)."""
         from alembic import command

@@ -1,0 +1,254 @@
+"""Service throughput over HTTP on loopback: hash lookups, upload lookups, bulk banking,
+and add-to-matchable across two service processes.
+
+Starts ``accord serve`` on a temporary SQLite home with the service's default
+settings (no tuning), banks N PDQ hashes through the bulk route, then drives it
+with 1, 4 and 16 concurrent clients for a fixed time each. The baseline, run in
+the same process against the same server, is ``GET /status`` (no auth, no
+work): the ceiling the HTTP stack itself allows on this machine, so the ratio
+says how much of it accord's work costs.
+
+    .venv/bin/python benchmarks/service.py            # 100k banked hashes
+    .venv/bin/python benchmarks/service.py --quick    # 10k, shorter runs
+    .venv/bin/python benchmarks/service.py --banked 10000000
+
+Clients run in this process (asyncio + httpx) on the same two cores as the
+server, so the figures are a lower bound of what the server does alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+from PIL import Image
+
+HMA_REFERENCE = {
+    "hash lookups/s": "~900 (OMP_NUM_THREADS=1), 250-265 default",
+    "upload lookups/s": "~256",
+    "banked hashes/s": "~620 (one request each)",
+    "add-to-matchable s": "23-33 (93 worst)",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def accord_bin() -> str:
+    return str(Path(sys.executable).with_name("accord"))
+
+
+def start_server(home: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [accord_bin(), "serve", "--port", str(port)],
+        env={**env, "ACCORD_HOME": str(home)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/status", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    proc.kill()
+    raise SystemExit(f"the service on port {port} did not start")
+
+
+def random_hashes(n: int, rng: np.random.Generator) -> list[str]:
+    raw = rng.integers(0, 256, size=(n, 32), dtype=np.uint8)
+    return [bytes(row).hex() for row in raw]
+
+
+def jpeg(seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    small = rng.random((8, 8, 3))
+    image = Image.fromarray((small * 255).astype("uint8")).resize((512, 512), Image.BICUBIC)
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+async def drive(make_request, clients: int, seconds: float) -> tuple[float, float, float, int]:
+    """Requests/s, p50 ms, p99 ms and errors with ``clients`` concurrent loops."""
+    latencies: list[float] = []
+    errors = 0
+    stop = time.monotonic() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+
+        async def loop(worker: int) -> None:
+            nonlocal errors
+            i = worker
+            while time.monotonic() < stop:
+                start = time.perf_counter()
+                response = await make_request(client, i)
+                latencies.append(time.perf_counter() - start)
+                if response.status_code >= 400:
+                    errors += 1
+                i += clients
+
+        started = time.monotonic()
+        await asyncio.gather(*(loop(w) for w in range(clients)))
+        elapsed = time.monotonic() - started
+    latencies.sort()
+    p50 = statistics.median(latencies) * 1000
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
+    return len(latencies) / elapsed, p50, p99, errors
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--banked", type=int, default=100_000)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    if args.quick:
+        args.banked, args.seconds = 10_000, 3.0
+    rng = np.random.default_rng(7)
+    root = Path(tempfile.mkdtemp(prefix="accord-bench-"))
+    home = root / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACCORD_")}
+    env["ACCORD_HOME"] = str(home)
+    subprocess.run([accord_bin(), "init"], env=env, check=True, capture_output=True)
+    key = subprocess.run(
+        [accord_bin(), "keys", "create", "--role", "admin"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    headers = {"Authorization": f"Bearer {key}"}
+    port_a, port_b = free_port(), free_port()
+    server_a = start_server(home, port_a, env)
+    base = f"http://127.0.0.1:{port_a}"
+    rows: list[tuple[str, str, str, str, str]] = []
+    try:
+        httpx.post(f"{base}/v1/banks", json={"name": "BENCH"}, headers=headers).raise_for_status()
+        hashes = random_hashes(args.banked, rng)
+        batch = 10_000
+        started = time.perf_counter()
+        for i in range(0, len(hashes), batch):
+            items = [{"signals": {"pdq": h}} for h in hashes[i : i + batch]]
+            httpx.post(
+                f"{base}/v1/banks/BENCH/content/bulk",
+                json={"items": items},
+                headers=headers,
+                timeout=600,
+            ).raise_for_status()
+        bank_rate = len(hashes) / (time.perf_counter() - started)
+        rows.append(("bulk banking", "1", f"{bank_rate:,.0f} hashes/s", "", ""))
+        # wait for the index to hold them all
+        while httpx.get(
+            f"{base}/m/index/status?signal_type=pdq", headers=headers, timeout=60
+        ).json()["pdq"]["size"] < len(hashes):
+            time.sleep(0.5)
+
+        queries = [hashes[int(i)] for i in rng.integers(0, len(hashes), 1000)]
+        image = jpeg(1)
+
+        async def status(client: httpx.AsyncClient, i: int) -> httpx.Response:
+            return await client.get(f"{base}/status")
+
+        async def lookup(client: httpx.AsyncClient, i: int) -> httpx.Response:
+            return await client.get(
+                f"{base}/m/lookup",
+                params={"signal": queries[i % len(queries)], "signal_type": "pdq"},
+                headers=headers,
+            )
+
+        async def upload(client: httpx.AsyncClient, i: int) -> httpx.Response:
+            return await client.post(
+                f"{base}/m/lookup", files={"photo": ("a.jpg", image)}, headers=headers
+            )
+
+        for clients in (1, 4, 16):
+            base_rate, *_ = asyncio.run(drive(status, clients, args.seconds / 2))
+            rate, p50, p99, errors = asyncio.run(drive(lookup, clients, args.seconds))
+            rows.append(
+                (
+                    "hash lookup",
+                    str(clients),
+                    f"{rate:,.0f}/s (p50 {p50:.1f} ms, p99 {p99:.1f} ms)",
+                    f"{base_rate:,.0f}/s",
+                    f"{rate / base_rate:.2f}" + (f" errors={errors}" if errors else ""),
+                )
+            )
+        for clients in (1, 4, 16):
+            rate, p50, p99, errors = asyncio.run(drive(upload, clients, args.seconds))
+            rows.append(
+                (
+                    "upload lookup 512x512",
+                    str(clients),
+                    f"{rate:,.0f}/s (p50 {p50:.1f} ms, p99 {p99:.1f} ms)",
+                    "",
+                    "",
+                )
+            )
+
+        server_b = start_server(home, port_b, env)
+        try:
+            probe = random_hashes(5, rng)
+            waits = []
+            for value in probe:
+                t0 = time.perf_counter()
+                httpx.post(
+                    f"{base}/c/bank/BENCH/signal", json={"pdq": value}, headers=headers
+                ).raise_for_status()
+                while True:
+                    found = httpx.get(
+                        f"http://127.0.0.1:{port_b}/m/lookup",
+                        params={"signal": value, "signal_type": "pdq"},
+                        headers=headers,
+                    ).json()
+                    if found.get("BENCH"):
+                        break
+                    time.sleep(0.01)
+                waits.append(time.perf_counter() - t0)
+            rows.append(
+                (
+                    "add-to-matchable (2nd process)",
+                    "1",
+                    f"median {statistics.median(waits):.2f} s, max {max(waits):.2f} s",
+                    "",
+                    "",
+                )
+            )
+        finally:
+            server_b.terminate()
+            server_b.wait(timeout=30)
+    finally:
+        server_a.terminate()
+        server_a.wait(timeout=30)
+        shutil.rmtree(root, ignore_errors=True)
+
+    print(f"accord service benchmark: {args.banked:,} banked PDQ hashes, {os.cpu_count()} cores")
+    print(f"{'what':32} {'clients':>7}  {'accord':44} {'GET /status':>12} {'ratio':>6}")
+    for what, clients, value, baseline, ratio in rows:
+        print(f"{what:32} {clients:>7}  {value:44} {baseline:>12} {ratio:>6}")
+    print("HMA 1.1.7 reference (from the issue, not measured here):")
+    for what, value in HMA_REFERENCE.items():
+        print(f"  {what}: {value}")
+
+
+if __name__ == "__main__":
+    random.seed(0)
+    main()

@@ -1,0 +1,410 @@
+"""accord's own bank and matching routes under /v1: labels, provenance, negative banks, bulk."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+
+from accord.api.deps import AccordDep, requires
+from accord.api.uploads import guess_content_type, read_upload
+from accord.errors import InvalidInput
+from accord.keys.service import Principal
+from accord.matching.lookup import ContentMatch
+from accord.matching.matcher import LookupResult
+from accord.matching.model import Bank, BankKind, Content, Match
+from accord.matching.service import ContentInput
+
+router = APIRouter(tags=["banks and matching"])
+
+Hasher = Annotated[Principal, Depends(requires("hash"))]
+MatchCaller = Annotated[Principal, Depends(requires("match"))]
+BankReader = Annotated[Principal, Depends(requires("banks.read"))]
+BankWriter = Annotated[Principal, Depends(requires("banks.write"))]
+
+MAX_BULK = 100_000
+
+
+class BankIn(BaseModel):
+    name: str = Field(description="UPPER_WITH_UNDERSCORES")
+    kind: BankKind = Field(BankKind.POSITIVE, description="negative banks silence matches")
+    description: str = ""
+    enabled: bool = True
+    matching_enabled_ratio: float = Field(1.0, ge=0, le=1)
+    thresholds: dict[str, float] = Field(default_factory=dict, description="per signal type")
+
+
+class BankPatch(BaseModel):
+    enabled: bool | None = None
+    matching_enabled_ratio: float | None = Field(None, ge=0, le=1)
+    description: str | None = None
+    thresholds: dict[str, float] | None = None
+
+
+class BankOut(BaseModel):
+    name: str
+    kind: BankKind
+    enabled: bool
+    matching_enabled_ratio: float
+    description: str
+    thresholds: dict[str, float]
+    created_at: str
+    updated_at: str
+
+
+class ContentIn(BaseModel):
+    signals: dict[str, str] = Field(description="signal type -> value, e.g. {'pdq': '…'}")
+    labels: dict[str, list[str] | str] | None = Field(
+        None, description="entity, ideology, behaviour, content_type, tags"
+    )
+    note: str | None = None
+    external_id: str | None = Field(None, description="the item's id where it came from")
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class BulkIn(BaseModel):
+    items: list[ContentIn] = Field(max_length=MAX_BULK)
+    source: str = Field("api:bulk", description="where these came from (provenance)")
+
+
+class ContentOut(BaseModel):
+    id: int
+    bank: str
+    signals: dict[str, str]
+    labels: dict[str, list[str]]
+    enabled: bool
+    source: str
+    added_by: str
+    added_at: str
+    note: str | None
+    external_id: str | None
+    metadata: dict[str, Any]
+
+
+class ContentPatch(BaseModel):
+    enabled: bool | None = None
+    labels: dict[str, list[str] | str] | None = None
+
+
+class MatchOut(BaseModel):
+    bank: str
+    content_id: int
+    signal_type: str
+    distance: float
+    labels: dict[str, list[str]]
+    detail: dict[str, float]
+
+
+class ResultOut(BaseModel):
+    matches: list[MatchOut]
+    suppressed_by: list[MatchOut] = Field(
+        default_factory=list, description="negative-bank matches that silenced this signal"
+    )
+
+
+class HashOut(BaseModel):
+    signal_type: str
+    value: str
+    quality: int | None
+
+
+class ContentMatchOut(BaseModel):
+    content_type: str
+    hashes: list[HashOut]
+    results: dict[str, ResultOut]
+    skipped: dict[str, str]
+    matched: bool
+
+
+class SignalQuery(BaseModel):
+    signal_type: str
+    value: str
+
+
+class SignalsIn(BaseModel):
+    signals: list[SignalQuery] = Field(max_length=10_000)
+    banks: list[str] | None = None
+    bypass_coinflip: bool = False
+
+
+def _bank_out(b: Bank) -> BankOut:
+    return BankOut(
+        name=b.name,
+        kind=b.kind,
+        enabled=b.enabled,
+        matching_enabled_ratio=b.matching_enabled_ratio,
+        description=b.description,
+        thresholds=b.thresholds,
+        created_at=b.created_at,
+        updated_at=b.updated_at,
+    )
+
+
+def _content_out(c: Content) -> ContentOut:
+    return ContentOut(
+        id=c.id,
+        bank=c.bank,
+        signals=c.signals,
+        labels=c.labels,
+        enabled=c.enabled,
+        source=c.source,
+        added_by=c.added_by,
+        added_at=c.added_at,
+        note=c.note,
+        external_id=c.external_id,
+        metadata=c.metadata,
+    )
+
+
+def _match_out(m: Match) -> MatchOut:
+    return MatchOut(
+        bank=m.bank,
+        content_id=m.content_id,
+        signal_type=m.signal_type,
+        distance=m.distance,
+        labels=m.labels,
+        detail=m.detail,
+    )
+
+
+def _result_out(r: LookupResult) -> ResultOut:
+    return ResultOut(
+        matches=[_match_out(m) for m in r.matches],
+        suppressed_by=[_match_out(m) for m in r.suppressed_by],
+    )
+
+
+def _content_match_out(o: ContentMatch) -> ContentMatchOut:
+    return ContentMatchOut(
+        content_type=o.content_type.value,
+        hashes=[
+            HashOut(signal_type=h.signal_type, value=h.value, quality=h.quality) for h in o.hashes
+        ],
+        results={t: _result_out(r) for t, r in o.results.items()},
+        skipped=o.skipped,
+        matched=o.matched,
+    )
+
+
+def _input(item: ContentIn) -> ContentInput:
+    return ContentInput(
+        signals=item.signals,
+        labels=item.labels,
+        note=item.note,
+        external_id=item.external_id,
+        metadata=item.metadata,
+    )
+
+
+@router.get("/banks", response_model=list[BankOut], summary="List banks")
+def list_banks(accord: AccordDep, _: BankReader) -> list[BankOut]:
+    return [_bank_out(b) for b in accord.banks.list_banks()]
+
+
+@router.post("/banks", response_model=BankOut, status_code=201, summary="Create a bank")
+def create_bank(body: BankIn, accord: AccordDep, principal: BankWriter) -> BankOut:
+    bank = accord.banks.create_bank(
+        body.name,
+        kind=body.kind,
+        description=body.description,
+        enabled=body.enabled,
+        matching_enabled_ratio=body.matching_enabled_ratio,
+        thresholds=body.thresholds,
+        actor=principal.actor,
+    )
+    return _bank_out(bank)
+
+
+@router.get("/banks/{name}", response_model=BankOut, summary="Show a bank")
+def show_bank(name: str, accord: AccordDep, _: BankReader) -> BankOut:
+    return _bank_out(accord.banks.get_bank(name))
+
+
+@router.patch("/banks/{name}", response_model=BankOut, summary="Update a bank")
+def update_bank(name: str, body: BankPatch, accord: AccordDep, principal: BankWriter) -> BankOut:
+    return _bank_out(
+        accord.banks.update_bank(
+            name,
+            enabled=body.enabled,
+            matching_enabled_ratio=body.matching_enabled_ratio,
+            description=body.description,
+            thresholds=body.thresholds,
+            actor=principal.actor,
+        )
+    )
+
+
+@router.delete("/banks/{name}", status_code=204, summary="Delete a bank and its content")
+def delete_bank(name: str, accord: AccordDep, principal: BankWriter) -> None:
+    accord.banks.delete_bank(name, actor=principal.actor)
+
+
+@router.get("/banks/{name}/content", response_model=list[ContentOut], summary="List content")
+def list_content(
+    name: str, accord: AccordDep, _: BankReader, after: int = 0, limit: int = 100
+) -> list[ContentOut]:
+    if not 1 <= limit <= 10_000:
+        raise InvalidInput("limit must be between 1 and 10000")
+    out: list[ContentOut] = []
+    for c in accord.banks.iter_content(name, batch=limit):
+        if c.id <= after:
+            continue
+        out.append(_content_out(c))
+        if len(out) >= limit:
+            break
+    return out
+
+
+@router.post(
+    "/banks/{name}/content", response_model=ContentOut, status_code=201, summary="Bank one item"
+)
+def add_content(name: str, body: ContentIn, accord: AccordDep, principal: BankWriter) -> ContentOut:
+    return _content_out(
+        accord.banks.add_content(name, _input(body), source="api", actor=principal.actor)
+    )
+
+
+@router.post("/banks/{name}/content/bulk", status_code=201, summary="Bank many items at once")
+async def add_bulk(
+    name: str, request: Request, accord: AccordDep, principal: BankWriter
+) -> dict[str, Any]:
+    """JSON ``{"items": [...], "source": "..."}`` or JSON Lines (``application/x-ndjson``),
+    up to 100,000 items a request; all are validated before any is stored."""
+    raw = await request.body()
+    if request.headers.get("content-type", "").startswith("application/x-ndjson"):
+        items = []
+        for number, line in enumerate(raw.decode("utf-8", "replace").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                items.append(ContentIn.model_validate_json(line))
+            except ValueError as exc:
+                raise InvalidInput(f"line {number}: {exc}") from None
+        if len(items) > MAX_BULK:
+            raise InvalidInput(f"at most {MAX_BULK} items a request")
+        bulk = BulkIn(items=items, source=request.headers.get("x-accord-source", "api:bulk"))
+    else:
+        try:
+            bulk = BulkIn.model_validate_json(raw)
+        except ValueError as exc:
+            raise InvalidInput(f"invalid bulk body: {exc}") from None
+    ids = accord.banks.add_many(
+        name, [_input(i) for i in bulk.items], source=bulk.source, actor=principal.actor
+    )
+    return {
+        "count": len(ids),
+        "first_id": ids[0] if ids else None,
+        "last_id": ids[-1] if ids else None,
+    }
+
+
+@router.post(
+    "/banks/{name}/media",
+    response_model=ContentOut,
+    status_code=201,
+    summary="Bank uploaded media (multipart photo/video/text/url; labels as JSON field)",
+)
+async def add_media(
+    name: str, request: Request, accord: AccordDep, principal: BankWriter, url: str | None = None
+) -> ContentOut:
+    accord.banks.get_bank(name)
+    labels: Any = None
+    note = None
+    if url:
+        ctype = guess_content_type(url, request.query_params.get("content_type"))
+        data = accord.lookups.fetch(url)
+        source = f"url:{url}"
+    else:
+        form = await request.form()
+        raw_labels = form.get("labels")
+        note_value = form.get("note")
+        note = note_value if isinstance(note_value, str) else None
+        if isinstance(raw_labels, str) and raw_labels:
+            try:
+                labels = json.loads(raw_labels)
+            except json.JSONDecodeError as exc:
+                raise InvalidInput(f"labels is not JSON: {exc.msg}") from None
+        ctype, data = await read_upload(request, accord)
+        source = f"upload:{ctype.value}"
+    hashed = [
+        h
+        for h in accord.lookups.hash(ctype, data)
+        if h.quality is None or h.quality >= accord.settings.pdq_min_quality
+    ]
+    if not hashed:
+        raise InvalidInput("every hash of this content is below the minimum quality")
+    return _content_out(
+        accord.banks.add_hashed(
+            name, hashed, labels=labels, note=note, source=source, actor=principal.actor
+        )
+    )
+
+
+@router.get("/banks/{name}/content/{content_id}", response_model=ContentOut)
+def get_content(name: str, content_id: int, accord: AccordDep, _: BankReader) -> ContentOut:
+    return _content_out(accord.banks.get_content(name, content_id))
+
+
+@router.patch("/banks/{name}/content/{content_id}", response_model=ContentOut)
+def patch_content(
+    name: str, content_id: int, body: ContentPatch, accord: AccordDep, principal: BankWriter
+) -> ContentOut:
+    content = accord.banks.get_content(name, content_id)
+    if body.labels is not None:
+        content = accord.banks.update_labels(name, content_id, body.labels, actor=principal.actor)
+    if body.enabled is not None:
+        content = accord.banks.set_content_enabled(
+            name, content_id, body.enabled, actor=principal.actor
+        )
+    return _content_out(content)
+
+
+@router.delete("/banks/{name}/content/{content_id}", status_code=204)
+def delete_content(name: str, content_id: int, accord: AccordDep, principal: BankWriter) -> None:
+    accord.banks.remove_content(name, content_id, actor=principal.actor)
+
+
+@router.post("/hash", response_model=list[HashOut], summary="Hash uploaded media or ?url=")
+async def hash_media(
+    request: Request, accord: AccordDep, _: Hasher, url: str | None = None
+) -> list[HashOut]:
+    if url:
+        ctype = guess_content_type(url, request.query_params.get("content_type"))
+        data = accord.lookups.fetch(url)
+    else:
+        ctype, data = await read_upload(request, accord)
+    return [
+        HashOut(signal_type=h.signal_type, value=h.value, quality=h.quality)
+        for h in accord.lookups.hash(ctype, data)
+    ]
+
+
+@router.post("/match", response_model=ContentMatchOut, summary="Hash and match media or ?url=")
+async def match_media(
+    request: Request,
+    accord: AccordDep,
+    _: MatchCaller,
+    url: str | None = None,
+    banks: str | None = None,
+) -> ContentMatchOut:
+    if url:
+        ctype = guess_content_type(url, request.query_params.get("content_type"))
+        data = accord.lookups.fetch(url)
+    else:
+        ctype, data = await read_upload(request, accord)
+    bank_list = [b for b in banks.split(",") if b] if banks else None
+    return _content_match_out(accord.lookups.match_content(ctype, data, banks=bank_list))
+
+
+@router.post("/match/signals", response_model=list[ResultOut], summary="Match many signals")
+def match_signals(body: SignalsIn, accord: AccordDep, _: MatchCaller) -> list[ResultOut]:
+    return [
+        _result_out(
+            accord.lookups.match_signal(
+                q.signal_type, q.value, banks=body.banks, bypass_coinflip=body.bypass_coinflip
+            )
+        )
+        for q in body.signals
+    ]

@@ -1,0 +1,114 @@
+"""Hash content and match it: the one path that HMA routes, /v1 routes and the CLI share.
+
+content bytes (upload or fetched URL) → :meth:`SignalRegistry.hash` (safe decoding)
+→ per signal: quality gate (PDQ below the minimum quality is not matched) →
+:meth:`Matcher.lookup` → results per signal type. Matches can be handed to a
+listener (the moderation service turns them into automated reports).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from accord.fetch import FetchPolicy, fetch
+from accord.matching.matcher import LookupResult, Matcher
+from accord.signals.base import ContentType, Hashed
+from accord.signals.media import MediaLimits
+from accord.signals.registry import SignalRegistry
+
+__all__ = ["ContentMatch", "LookupService"]
+
+MatchListener = Callable[["ContentMatch"], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ContentMatch:
+    """Hashes of one piece of content and the matches of each."""
+
+    content_type: ContentType
+    hashes: list[Hashed]
+    results: dict[str, LookupResult]
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def matched(self) -> bool:
+        return any(r.matches for r in self.results.values())
+
+
+class LookupService:
+    def __init__(
+        self,
+        registry: SignalRegistry,
+        matcher: Matcher,
+        limits: MediaLimits,
+        fetch_policy: FetchPolicy,
+        *,
+        min_quality: int = 50,
+    ) -> None:
+        self.registry = registry
+        self.matcher = matcher
+        self.limits = limits
+        self.fetch_policy = fetch_policy
+        self.min_quality = min_quality
+        self._listeners: list[MatchListener] = []
+
+    def on_match(self, listener: MatchListener) -> None:
+        self._listeners.append(listener)
+
+    def fetch(self, url: str) -> bytes:
+        return fetch(url, self.fetch_policy)
+
+    def hash(
+        self, content_type: ContentType | str, data: bytes, *, only: Iterable[str] | None = None
+    ) -> list[Hashed]:
+        return self.registry.hash(content_type, data, self.limits, only=only)
+
+    def match_signal(
+        self,
+        signal_type: str,
+        value: str,
+        *,
+        banks: Iterable[str] | None = None,
+        threshold: float | None = None,
+        bypass_coinflip: bool = False,
+    ) -> LookupResult:
+        normal = self.registry.validate(signal_type, value)
+        return self.matcher.lookup(
+            signal_type,
+            normal,
+            banks_filter=banks,
+            threshold=threshold,
+            bypass_coinflip=bypass_coinflip,
+        )
+
+    def match_content(
+        self,
+        content_type: ContentType | str,
+        data: bytes,
+        *,
+        banks: Iterable[str] | None = None,
+        only: Iterable[str] | None = None,
+        bypass_coinflip: bool = False,
+    ) -> ContentMatch:
+        hashes = self.hash(content_type, data, only=only)
+        bank_list = list(banks) if banks is not None else None
+        results: dict[str, LookupResult] = {}
+        skipped: dict[str, str] = {}
+        for hashed in hashes:
+            if hashed.quality is not None and hashed.quality < self.min_quality:
+                skipped[hashed.signal_type] = (
+                    f"quality {hashed.quality} is below the minimum {self.min_quality}"
+                )
+                continue
+            results[hashed.signal_type] = self.matcher.lookup(
+                hashed.signal_type,
+                hashed.value,
+                banks_filter=bank_list,
+                bypass_coinflip=bypass_coinflip,
+            )
+        outcome = ContentMatch(ContentType(content_type), hashes, results, skipped)
+        if outcome.matched:
+            for listener in self._listeners:
+                listener(outcome)
+        return outcome

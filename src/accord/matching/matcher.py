@@ -1,0 +1,340 @@
+"""The matcher: in-memory indexes per signal type that follow bank changes.
+
+Start-up loads every enabled banked signal from one database snapshot and
+remembers the change feed's position in that snapshot. From then on a
+background thread applies only the feed rows after that position, every
+``poll_seconds``; changes made in this process are applied before the next
+lookup (the bank service calls :meth:`Matcher.mark_dirty`). So a hash added
+through any process is matchable in every process within one poll interval,
+without rebuilding or shipping whole indexes.
+
+A lookup asks the type's index for hits at the widest threshold in force, then
+applies each bank's own threshold, its enabled flag and its coin flip, and
+finally the negative banks: a positive match stands only if the query is
+strictly closer to it than to any known-safe content.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select
+
+from accord.clock import format_time
+from accord.matching.model import Bank, BankKind, Match, coin_flip
+from accord.matching.tables import bank_content, bank_signals, banks, signal_changes
+from accord.signals.base import SignalIndex
+from accord.signals.registry import SignalRegistry
+from accord.store.engine import Database
+
+__all__ = ["LookupResult", "Matcher", "TypeStatus"]
+
+log = logging.getLogger(__name__)
+
+_LOAD_BATCH = 200_000
+
+
+@dataclass(frozen=True, slots=True)
+class LookupResult:
+    """Matches of one query signal; ``suppressed_by`` lists negative-bank matches that won."""
+
+    signal_type: str
+    matches: list[Match]
+    suppressed_by: list[Match] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class TypeStatus:
+    size: int
+    built_to: int
+    present: bool
+    updated_at: str | None
+
+
+class _IdMap:
+    """signal id -> (bank id, content id) in two growable int64 arrays (16 bytes a signal)."""
+
+    def __init__(self) -> None:
+        self.bank = np.zeros(1024, dtype=np.int64)
+        self.content = np.zeros(1024, dtype=np.int64)
+
+    def set(self, ids: Sequence[int], bank_ids: Sequence[int], content_ids: Sequence[int]) -> None:
+        if not ids:
+            return
+        top = max(ids)
+        if top >= len(self.bank):
+            size = max(top + 1, len(self.bank) * 2)
+            self.bank = np.resize(self.bank, size)
+            self.content = np.resize(self.content, size)
+        self.bank[list(ids)] = bank_ids
+        self.content[list(ids)] = content_ids
+
+    def get(self, signal_id: int) -> tuple[int, int]:
+        return int(self.bank[signal_id]), int(self.content[signal_id])
+
+
+class Matcher:
+    """In-memory indexes over every enabled banked signal, kept current."""
+
+    def __init__(
+        self, db: Database, registry: SignalRegistry, *, poll_seconds: float = 0.5
+    ) -> None:
+        self.db = db
+        self.registry = registry
+        self.poll_seconds = poll_seconds
+        self._lock = threading.RLock()
+        self._indexes: dict[str, SignalIndex] = {}
+        self._ids = _IdMap()
+        self._banks: dict[int, Bank] = {}
+        self._last_seq = 0
+        self._dirty = True
+        self._loaded = False
+        self._updated_at: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- life cycle --------------------------------------------------------------------
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded
+
+    def start(self) -> None:
+        """Load the indexes (if not yet) and follow changes in a background thread."""
+        self.ensure_loaded()
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._follow, name="accord-matcher", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def ensure_loaded(self) -> None:
+        with self._lock:
+            if not self._loaded:
+                self._load()
+
+    def mark_dirty(self) -> None:
+        """Something changed in this process: catch up before the next lookup."""
+        self._dirty = True
+
+    def _follow(self) -> None:
+        while not self._stop.wait(self.poll_seconds):
+            try:
+                self.catch_up()
+            except Exception:
+                log.exception("matcher failed to follow bank changes; retrying")
+
+    def _load(self) -> None:
+        indexes = {t.name: t.new_index() for t in self.registry}
+        ids = _IdMap()
+        with self.db.snapshot() as conn:
+            last = conn.execute(select(func.max(signal_changes.c.seq))).scalar_one() or 0
+            bank_rows = conn.execute(select(banks)).all()
+            after = 0
+            while True:
+                rows = conn.execute(
+                    select(
+                        bank_signals.c.id,
+                        bank_signals.c.signal_type,
+                        bank_signals.c.value,
+                        bank_signals.c.bank_id,
+                        bank_signals.c.content_id,
+                    )
+                    .join(bank_content, bank_content.c.id == bank_signals.c.content_id)
+                    .where(bank_content.c.enabled.is_(True), bank_signals.c.id > after)
+                    .order_by(bank_signals.c.id)
+                    .limit(_LOAD_BATCH)
+                ).all()
+                if not rows:
+                    break
+                self._apply_adds(indexes, ids, rows)
+                after = rows[-1].id
+        from accord.matching.service import _bank
+
+        self._indexes = indexes
+        self._ids = ids
+        self._banks = {r.id: _bank(r) for r in bank_rows}
+        self._last_seq = int(last)
+        self._dirty = False
+        self._loaded = True
+        self._updated_at = format_time_now()
+
+    def _apply_adds(
+        self, indexes: dict[str, SignalIndex], ids: _IdMap, rows: Iterable[Any]
+    ) -> None:
+        by_type: dict[str, tuple[list[int], list[str], list[int], list[int]]] = {}
+        for r in rows:
+            if r.signal_type not in indexes:
+                continue  # a type this process does not know (a newer peer); skip it
+            entry = by_type.setdefault(r.signal_type, ([], [], [], []))
+            entry[0].append(int(r.signal_id if hasattr(r, "signal_id") else r.id))
+            entry[1].append(r.value)
+            entry[2].append(int(r.bank_id))
+            entry[3].append(int(r.content_id))
+        for stype, (sig_ids, values, bank_ids, content_ids) in by_type.items():
+            ids.set(sig_ids, bank_ids, content_ids)
+            indexes[stype].add(sig_ids, values)
+
+    def catch_up(self) -> int:
+        """Apply feed rows after the last one seen; returns how many were applied."""
+        if not self._loaded:
+            self.ensure_loaded()
+            return 0
+        with self._lock:
+            self._dirty = False
+            with self.db.read() as conn:
+                rows = conn.execute(
+                    select(signal_changes)
+                    .where(signal_changes.c.seq > self._last_seq)
+                    .order_by(signal_changes.c.seq)
+                ).all()
+                bank_rows = conn.execute(select(banks)).all()
+            from accord.matching.service import _bank
+
+            self._banks = {r.id: _bank(r) for r in bank_rows}
+            pending_adds: list[Any] = []
+            for r in rows:
+                if r.op == "add":
+                    pending_adds.append(r)
+                    continue
+                if pending_adds:
+                    self._apply_adds(self._indexes, self._ids, pending_adds)
+                    pending_adds = []
+                index = self._indexes.get(r.signal_type)
+                if index is not None:
+                    index.remove([int(r.signal_id)])
+            if pending_adds:
+                self._apply_adds(self._indexes, self._ids, pending_adds)
+            if rows:
+                self._last_seq = int(rows[-1].seq)
+                self._updated_at = format_time_now()
+        return len(rows)
+
+    # -- queries -----------------------------------------------------------------------
+
+    def lookup(
+        self,
+        signal_type: str,
+        value: str,
+        *,
+        banks_filter: Iterable[str] | None = None,
+        threshold: float | None = None,
+        bypass_coinflip: bool = False,
+        with_labels: bool = True,
+    ) -> LookupResult:
+        """Matches of one valid signal against every enabled bank (or the named ones)."""
+        self.ensure_loaded()
+        if self._dirty:
+            self.catch_up()
+        stype = self.registry.get(signal_type)
+        wanted = set(banks_filter) if banks_filter is not None else None
+        with self._lock:
+            index = self._indexes[signal_type]
+            bank_by_id = self._banks
+            widest = threshold if threshold is not None else self._widest(stype.name, stype)
+            hits = index.query(value, widest)
+            found: list[tuple[Bank, int, float, dict[str, float]]] = []
+            for hit in hits:
+                bank_id, content_id = self._ids.get(hit.id)
+                bank = bank_by_id.get(bank_id)
+                if bank is None or not bank.enabled:
+                    continue
+                limit = (
+                    threshold
+                    if threshold is not None
+                    else bank.thresholds.get(stype.name, stype.default_threshold)
+                )
+                if hit.distance > limit:
+                    continue
+                found.append((bank, content_id, hit.distance, hit.detail))
+        negatives = [f for f in found if f[0].kind is BankKind.NEGATIVE]
+        positives = [
+            f
+            for f in found
+            if f[0].kind is BankKind.POSITIVE
+            and (wanted is None or f[0].name in wanted)
+            and (bypass_coinflip or coin_flip(f[0].name, value, f[0].matching_enabled_ratio))
+        ]
+        labels = self._labels([f[1] for f in found]) if with_labels and found else {}
+
+        def as_match(f: tuple[Bank, int, float, dict[str, float]]) -> Match:
+            bank, content_id, distance, detail = f
+            return Match(
+                bank=bank.name,
+                content_id=content_id,
+                signal_type=signal_type,
+                distance=distance,
+                labels=labels.get(content_id, {}),
+                detail=detail,
+            )
+
+        # Nearest wins: a positive match stands only if the query is strictly closer to
+        # it than to every known-safe item (the safe twin of a banked image does not
+        # silence the banked image itself).
+        nearest_safe = min((f[2] for f in negatives), default=float("inf"))
+        kept = [f for f in positives if f[2] < nearest_safe]
+        silenced = bool(negatives) and len(kept) < len(positives)
+        ordered = sorted(kept, key=lambda f: (f[2], f[0].name, f[1]))
+        return LookupResult(
+            signal_type,
+            [as_match(f) for f in ordered],
+            suppressed_by=[as_match(f) for f in negatives] if silenced else [],
+        )
+
+    def _widest(self, name: str, stype: Any) -> float:
+        widest = float(stype.default_threshold)
+        for bank in self._banks.values():
+            widest = max(widest, bank.thresholds.get(name, widest))
+        return widest
+
+    def _labels(self, content_ids: list[int]) -> dict[int, dict[str, list[str]]]:
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(bank_content.c.id, bank_content.c.labels).where(
+                    bank_content.c.id.in_(set(content_ids))
+                )
+            ).all()
+        return {r.id: dict(r.labels or {}) for r in rows}
+
+    def status(self, signal_type: str | None = None) -> dict[str, TypeStatus]:
+        self.ensure_loaded()
+        if self._dirty:
+            self.catch_up()
+        names = [signal_type] if signal_type else list(self._indexes)
+        out: dict[str, TypeStatus] = {}
+        for name in names:
+            self.registry.get(name)
+            index = self._indexes.get(name)
+            out[name] = TypeStatus(
+                size=len(index) if index is not None else 0,
+                built_to=self._last_seq,
+                present=index is not None,
+                updated_at=self._updated_at,
+            )
+        return out
+
+    def wait_for(self, seq: int, timeout: float = 10.0) -> bool:
+        """Wait until the feed position ``seq`` is applied (tests, benchmarks)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._last_seq >= seq:
+                return True
+            time.sleep(0.02)
+        return self._last_seq >= seq
+
+
+def format_time_now() -> str:
+    from datetime import UTC, datetime
+
+    return format_time(datetime.now(UTC))

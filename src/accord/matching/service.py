@@ -1,0 +1,683 @@
+"""BankService: banks, their content and signals, on the database, through the ledger.
+
+Every change is one write transaction that (1) takes the ledger's lock, so the
+change feed's sequence numbers commit in order in every process, (2) changes
+the tables, (3) appends the signal changes that matchers follow, and (4)
+appends one ledger event. Bulk adds validate every item before writing any,
+so an import with one bad hash writes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
+
+from accord.clock import Clock, format_time
+from accord.errors import AlreadyExists, InvalidInput, NotFound, UnknownBank
+from accord.ledger.log import Ledger
+from accord.matching.model import (
+    Bank,
+    BankKind,
+    Content,
+    Labels,
+    validate_bank_name,
+    validate_labels,
+)
+from accord.matching.tables import bank_content, bank_signals, banks, signal_changes
+from accord.signals.base import Hashed
+from accord.signals.registry import SignalRegistry
+from accord.store.engine import Database
+
+__all__ = ["BankService", "Change", "ContentInput"]
+
+_CHUNK = 5_000
+
+
+@dataclass(slots=True)
+class ContentInput:
+    """One item to bank: its signals by type, labels and provenance."""
+
+    signals: dict[str, str]
+    labels: Mapping[str, Any] | None = None
+    note: str | None = None
+    external_id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    qualities: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One row of the change feed that matchers and peers follow."""
+
+    seq: int
+    signal_id: int
+    op: str
+    signal_type: str
+    value: str | None
+    bank_id: int
+    content_id: int
+
+
+class BankService:
+    """Banks and their content."""
+
+    def __init__(
+        self, db: Database, ledger: Ledger, clock: Clock, registry: SignalRegistry
+    ) -> None:
+        self.db = db
+        self.ledger = ledger
+        self.clock = clock
+        self.registry = registry
+        self._listeners: list[Callable[[], None]] = []
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` after every committed change (in-process matchers catch up)."""
+        self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            listener()
+
+    # -- banks -------------------------------------------------------------------------
+
+    def create_bank(
+        self,
+        name: str,
+        *,
+        kind: BankKind | str = BankKind.POSITIVE,
+        description: str = "",
+        enabled: bool = True,
+        matching_enabled_ratio: float = 1.0,
+        thresholds: Mapping[str, float] | None = None,
+        actor: str,
+    ) -> Bank:
+        name = validate_bank_name(name)
+        kind = _bank_kind(kind)
+        ratio = _ratio(matching_enabled_ratio)
+        limits = self._thresholds(thresholds)
+        now = format_time(self.clock.now())
+        with self.db.write() as conn:
+            self.ledger.lock(conn)
+            if self._bank_row(conn, name, missing_ok=True) is not None:
+                raise AlreadyExists("Bank already exists", bank=name)
+            conn.execute(
+                insert(banks).values(
+                    name=name,
+                    kind=kind.value,
+                    enabled=enabled,
+                    matching_enabled_ratio=ratio,
+                    description=description,
+                    thresholds=limits,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            self.ledger.append(
+                conn,
+                "bank.created",
+                {
+                    "bank": name,
+                    "kind": kind.value,
+                    "enabled": enabled,
+                    "matching_enabled_ratio": ratio,
+                    "thresholds": limits,
+                },
+                actor=actor,
+            )
+            bank = _bank(self._bank_row(conn, name))
+        self._changed()
+        return bank
+
+    def list_banks(self) -> list[Bank]:
+        with self.db.read() as conn:
+            rows = conn.execute(select(banks).order_by(banks.c.name)).all()
+        return [_bank(r) for r in rows]
+
+    def get_bank(self, name: str) -> Bank:
+        with self.db.read() as conn:
+            return _bank(self._bank_row(conn, name))
+
+    def update_bank(
+        self,
+        name: str,
+        *,
+        enabled: bool | None = None,
+        matching_enabled_ratio: float | None = None,
+        description: str | None = None,
+        thresholds: Mapping[str, float] | None = None,
+        new_name: str | None = None,
+        actor: str,
+    ) -> Bank:
+        values: dict[str, Any] = {}
+        if enabled is not None:
+            values["enabled"] = bool(enabled)
+        if matching_enabled_ratio is not None:
+            values["matching_enabled_ratio"] = _ratio(matching_enabled_ratio)
+        if description is not None:
+            values["description"] = description
+        if thresholds is not None:
+            values["thresholds"] = self._thresholds(thresholds)
+        if new_name is not None and new_name != name:
+            values["name"] = validate_bank_name(new_name)
+        with self.db.write() as conn:
+            self.ledger.lock(conn)
+            row = self._bank_row(conn, name)
+            if "name" in values and self._bank_row(conn, values["name"], missing_ok=True):
+                raise AlreadyExists("Bank already exists", bank=values["name"])
+            if values:
+                values["updated_at"] = format_time(self.clock.now())
+                conn.execute(update(banks).where(banks.c.id == row.id).values(**values))
+                changed = {k: v for k, v in values.items() if k != "updated_at"}
+                self.ledger.append(
+                    conn, "bank.updated", {"bank": name, "changes": changed}, actor=actor
+                )
+            bank = _bank(self._bank_row(conn, values.get("name", name)))
+        self._changed()
+        return bank
+
+    def delete_bank(self, name: str, *, actor: str) -> None:
+        with self.db.write() as conn:
+            self.ledger.lock(conn)
+            row = self._bank_row(conn, name)
+            removed = self._feed_removals(conn, bank_signals.c.bank_id == row.id)
+            conn.execute(delete(bank_signals).where(bank_signals.c.bank_id == row.id))
+            conn.execute(delete(bank_content).where(bank_content.c.bank_id == row.id))
+            conn.execute(delete(banks).where(banks.c.id == row.id))
+            self.ledger.append(
+                conn, "bank.deleted", {"bank": name, "signals_removed": removed}, actor=actor
+            )
+        self._changed()
+
+    # -- content -----------------------------------------------------------------------
+
+    def validate_input(self, item: ContentInput) -> ContentInput:
+        """Normalise one item's signals and labels (raises InvalidInput/InvalidSignal)."""
+        if not item.signals:
+            raise InvalidInput("content needs at least one signal")
+        signals = {t: self.registry.validate(t, v) for t, v in item.signals.items()}
+        return ContentInput(
+            signals=signals,
+            labels=validate_labels(item.labels),
+            note=item.note,
+            external_id=item.external_id,
+            metadata=dict(item.metadata),
+            qualities=dict(item.qualities),
+        )
+
+    def add_content(
+        self,
+        bank: str,
+        item: ContentInput,
+        *,
+        source: str,
+        actor: str,
+        enabled: bool = True,
+    ) -> Content:
+        """Bank one item; returns it with its id."""
+        ids = self.add_many(bank, [item], source=source, actor=actor, enabled=enabled)
+        return self.get_content(bank, ids[0])
+
+    def add_hashed(
+        self,
+        bank: str,
+        hashed: Sequence[Hashed],
+        *,
+        labels: Mapping[str, Any] | None = None,
+        note: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        source: str,
+        actor: str,
+    ) -> Content:
+        """Bank content from the signals computed from its media."""
+        item = ContentInput(
+            signals={h.signal_type: h.value for h in hashed},
+            qualities={h.signal_type: h.quality for h in hashed if h.quality is not None},
+            labels=labels,
+            note=note,
+            metadata=metadata or {},
+        )
+        return self.add_content(bank, item, source=source, actor=actor)
+
+    def add_many(
+        self,
+        bank: str,
+        items: Iterable[ContentInput],
+        *,
+        source: str,
+        actor: str,
+        enabled: bool = True,
+        progress: Callable[[int], None] | None = None,
+    ) -> list[int]:
+        """Bank many items in one transaction: all are validated before any is written.
+
+        One ledger event records the batch: its size and the SHA-256 of its
+        sorted ``type:value`` lines, which anyone holding the export can recompute.
+        """
+        validated = [self.validate_input(i) for i in items]
+        if not validated:
+            return []
+        now = format_time(self.clock.now())
+        content_ids: list[int] = []
+        with self.db.write() as conn:
+            self.ledger.lock(conn)
+            bank_row = self._bank_row(conn, bank)
+            for start in range(0, len(validated), _CHUNK):
+                chunk = validated[start : start + _CHUNK]
+                ids = self._insert_content(conn, bank_row.id, chunk, now, source, actor, enabled)
+                content_ids.extend(ids)
+                if progress is not None:
+                    progress(len(chunk))
+            digest = _batch_digest(validated)
+            if len(validated) == 1:
+                one = validated[0]
+                self.ledger.append(
+                    conn,
+                    "bank.content_added",
+                    {
+                        "bank": bank,
+                        "content_id": content_ids[0],
+                        "signals": one.signals,
+                        "labels": one.labels or {},
+                        "source": source,
+                    },
+                    actor=actor,
+                )
+            else:
+                self.ledger.append(
+                    conn,
+                    "bank.imported",
+                    {
+                        "bank": bank,
+                        "count": len(validated),
+                        "first_content_id": content_ids[0],
+                        "last_content_id": content_ids[-1],
+                        "signals_sha256": digest,
+                        "source": source,
+                    },
+                    actor=actor,
+                )
+        self._changed()
+        return content_ids
+
+    def _insert_content(
+        self,
+        conn: Connection,
+        bank_id: int,
+        chunk: Sequence[ContentInput],
+        now: str,
+        source: str,
+        actor: str,
+        enabled: bool,
+    ) -> list[int]:
+        rows = [
+            {
+                "bank_id": bank_id,
+                "enabled": enabled,
+                "labels": item.labels or {},
+                "source": source,
+                "added_by": actor,
+                "added_at": now,
+                "note": item.note,
+                "external_id": item.external_id,
+                "meta": item.metadata,
+            }
+            for item in chunk
+        ]
+        ids = [
+            int(i)
+            for i in conn.execute(
+                insert(bank_content).returning(bank_content.c.id, sort_by_parameter_order=True),
+                rows,
+            ).scalars()
+        ]
+        signal_rows = [
+            {
+                "content_id": cid,
+                "bank_id": bank_id,
+                "signal_type": stype,
+                "value": value,
+                "quality": item.qualities.get(stype),
+            }
+            for cid, item in zip(ids, chunk, strict=True)
+            for stype, value in item.signals.items()
+        ]
+        before_sig = conn.execute(select(func.max(bank_signals.c.id))).scalar_one() or 0
+        conn.execute(insert(bank_signals), signal_rows)
+        if enabled:
+            conn.execute(
+                insert(signal_changes).from_select(
+                    ["signal_id", "op", "signal_type", "value", "bank_id", "content_id"],
+                    select(
+                        bank_signals.c.id,
+                        _literal("add"),
+                        bank_signals.c.signal_type,
+                        bank_signals.c.value,
+                        bank_signals.c.bank_id,
+                        bank_signals.c.content_id,
+                    )
+                    .where(bank_signals.c.id > before_sig)
+                    .order_by(bank_signals.c.id),
+                )
+            )
+        return ids
+
+    def get_content(self, bank: str, content_id: int) -> Content:
+        with self.db.read() as conn:
+            bank_row = self._bank_row(conn, bank)
+            row = self._content_row(conn, bank_row, content_id)
+            sigs = conn.execute(
+                select(bank_signals.c.signal_type, bank_signals.c.value).where(
+                    bank_signals.c.content_id == content_id
+                )
+            ).all()
+        return _content(row, bank, {s.signal_type: s.value for s in sigs})
+
+    def iter_content(self, bank: str, *, batch: int = 10_000) -> Iterator[Content]:
+        """Every content item of a bank, in id order (for exports)."""
+        after = 0
+        while True:
+            with self.db.read() as conn:
+                bank_row = self._bank_row(conn, bank)
+                rows = conn.execute(
+                    select(bank_content)
+                    .where(bank_content.c.bank_id == bank_row.id, bank_content.c.id > after)
+                    .order_by(bank_content.c.id)
+                    .limit(batch)
+                ).all()
+                if not rows:
+                    return
+                ids = [r.id for r in rows]
+                sigs: dict[int, dict[str, str]] = {}
+                for s in conn.execute(
+                    select(
+                        bank_signals.c.content_id, bank_signals.c.signal_type, bank_signals.c.value
+                    ).where(bank_signals.c.content_id.in_(ids))
+                ):
+                    sigs.setdefault(s.content_id, {})[s.signal_type] = s.value
+            for row in rows:
+                yield _content(row, bank, sigs.get(row.id, {}))
+            after = ids[-1]
+
+    def find_external(self, bank: str, external_ids: Iterable[str]) -> dict[str, int]:
+        """Content ids of a bank by their ``external_id`` (the id where they came from)."""
+        wanted = list(set(external_ids))
+        found: dict[str, int] = {}
+        with self.db.read() as conn:
+            bank_row = self._bank_row(conn, bank)
+            for start in range(0, len(wanted), 500):
+                for row in conn.execute(
+                    select(bank_content.c.id, bank_content.c.external_id).where(
+                        bank_content.c.bank_id == bank_row.id,
+                        bank_content.c.external_id.in_(wanted[start : start + 500]),
+                    )
+                ):
+                    found[row.external_id] = row.id
+        return found
+
+    def bank_feed(self, bank: str, since: int, *, limit: int = 10_000) -> list[Change]:
+        """The change feed of one bank after ``since`` (what peers follow)."""
+        with self.db.read() as conn:
+            bank_row = self._bank_row(conn, bank)
+            rows = conn.execute(
+                select(signal_changes)
+                .where(signal_changes.c.bank_id == bank_row.id, signal_changes.c.seq > since)
+                .order_by(signal_changes.c.seq)
+                .limit(limit)
+            ).all()
+        return [_change(r) for r in rows]
+
+    def contents_by_id(self, bank: str, ids: Iterable[int]) -> dict[int, Content]:
+        wanted = sorted(set(ids))
+        out: dict[int, Content] = {}
+        with self.db.read() as conn:
+            bank_row = self._bank_row(conn, bank)
+            for start in range(0, len(wanted), 500):
+                part = wanted[start : start + 500]
+                rows = conn.execute(
+                    select(bank_content).where(
+                        bank_content.c.bank_id == bank_row.id, bank_content.c.id.in_(part)
+                    )
+                ).all()
+                sigs: dict[int, dict[str, str]] = {}
+                for s in conn.execute(
+                    select(
+                        bank_signals.c.content_id, bank_signals.c.signal_type, bank_signals.c.value
+                    ).where(bank_signals.c.content_id.in_(part))
+                ):
+                    sigs.setdefault(s.content_id, {})[s.signal_type] = s.value
+                for row in rows:
+                    out[row.id] = _content(row, bank, sigs.get(row.id, {}))
+        return out
+
+    def count_content(self, bank: str) -> int:
+        with self.db.read() as conn:
+            bank_row = self._bank_row(conn, bank)
+            return int(
+                conn.execute(
+                    select(func.count())
+                    .select_from(bank_content)
+                    .where(bank_content.c.bank_id == bank_row.id)
+                ).scalar_one()
+            )
+
+    def set_content_enabled(
+        self, bank: str, content_id: int, enabled: bool, *, actor: str
+    ) -> Content:
+        with self.db.write() as conn:
+            self.ledger.lock(conn)
+            bank_row = self._bank_row(conn, bank)
+            row = self._content_row(conn, bank_row, content_id)
+            if bool(row.enabled) != enabled:
+                conn.execute(
+                    update(bank_content)
+                    .where(bank_content.c.id == content_id)
+                    .values(enabled=enabled)
+                )
+                where = bank_signals.c.content_id == content_id
+                if enabled:
+                    self._feed_adds(conn, where)
+                else:
+                    self._feed_removals(conn, where)
+                self.ledger.append(
+                    conn,
+                    "bank.content_updated",
+                    {"bank": bank, "content_id": content_id, "enabled": enabled},
+                    actor=actor,
+                )
+        self._changed()
+        return self.get_content(bank, content_id)
+
+    def update_labels(
+        self, bank: str, content_id: int, labels: Mapping[str, Any], *, actor: str
+    ) -> Content:
+        cleaned = validate_labels(labels)
+        with self.db.write() as conn:
+            self.ledger.lock(conn)
+            bank_row = self._bank_row(conn, bank)
+            self._content_row(conn, bank_row, content_id)
+            conn.execute(
+                update(bank_content).where(bank_content.c.id == content_id).values(labels=cleaned)
+            )
+            self.ledger.append(
+                conn,
+                "bank.content_updated",
+                {"bank": bank, "content_id": content_id, "labels": cleaned},
+                actor=actor,
+            )
+        self._changed()
+        return self.get_content(bank, content_id)
+
+    def remove_content(self, bank: str, content_id: int, *, actor: str) -> None:
+        with self.db.write() as conn:
+            self.ledger.lock(conn)
+            bank_row = self._bank_row(conn, bank)
+            row = self._content_row(conn, bank_row, content_id)
+            where = bank_signals.c.content_id == content_id
+            if row.enabled:
+                self._feed_removals(conn, where)
+            conn.execute(delete(bank_signals).where(where))
+            conn.execute(delete(bank_content).where(bank_content.c.id == content_id))
+            self.ledger.append(
+                conn, "bank.content_removed", {"bank": bank, "content_id": content_id}, actor=actor
+            )
+        self._changed()
+
+    # -- the change feed ---------------------------------------------------------------
+
+    def changes_since(self, seq: int, *, limit: int = 100_000) -> list[Change]:
+        """Feed rows with ``seq`` greater than the one given, in order."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(signal_changes)
+                .where(signal_changes.c.seq > seq)
+                .order_by(signal_changes.c.seq)
+                .limit(limit)
+            ).all()
+        return [_change(r) for r in rows]
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _thresholds(self, thresholds: Mapping[str, float] | None) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for name, value in (thresholds or {}).items():
+            self.registry.get(name)
+            if not isinstance(value, int | float) or value < 0:
+                raise InvalidInput(f"threshold for {name!r} must be a number >= 0", value=value)
+            out[name] = float(value)
+        return out
+
+    @staticmethod
+    def _bank_row(conn: Connection, name: str, *, missing_ok: bool = False) -> Row[Any]:
+        row = conn.execute(select(banks).where(banks.c.name == name)).first()
+        if row is None and not missing_ok:
+            raise UnknownBank(f"no bank named {name!r}", bank=name)
+        return row  # type: ignore[return-value]
+
+    @staticmethod
+    def _content_row(conn: Connection, bank_row: Row[Any], content_id: int) -> Row[Any]:
+        row = conn.execute(
+            select(bank_content).where(
+                bank_content.c.id == content_id, bank_content.c.bank_id == bank_row.id
+            )
+        ).first()
+        if row is None:
+            raise NotFound(
+                f"bank {bank_row.name!r} has no content with id {content_id}",
+                bank=bank_row.name,
+                content_id=content_id,
+            )
+        return row
+
+    @staticmethod
+    def _feed_removals(conn: Connection, where: Any) -> int:
+        result = conn.execute(
+            insert(signal_changes).from_select(
+                ["signal_id", "op", "signal_type", "value", "bank_id", "content_id"],
+                select(
+                    bank_signals.c.id,
+                    _literal("remove"),
+                    bank_signals.c.signal_type,
+                    bank_signals.c.value,
+                    bank_signals.c.bank_id,
+                    bank_signals.c.content_id,
+                )
+                .where(where)
+                .order_by(bank_signals.c.id),
+            )
+        )
+        return int(result.rowcount or 0)
+
+    @staticmethod
+    def _feed_adds(conn: Connection, where: Any) -> None:
+        conn.execute(
+            insert(signal_changes).from_select(
+                ["signal_id", "op", "signal_type", "value", "bank_id", "content_id"],
+                select(
+                    bank_signals.c.id,
+                    _literal("add"),
+                    bank_signals.c.signal_type,
+                    bank_signals.c.value,
+                    bank_signals.c.bank_id,
+                    bank_signals.c.content_id,
+                )
+                .where(where)
+                .order_by(bank_signals.c.id),
+            )
+        )
+
+
+def _literal(value: str) -> Any:
+    from sqlalchemy import String, literal
+
+    return literal(value, String(8))
+
+
+def _bank_kind(kind: BankKind | str) -> BankKind:
+    try:
+        return BankKind(kind)
+    except ValueError:
+        raise InvalidInput(f"bank kind must be positive or negative, not {kind!r}") from None
+
+
+def _ratio(value: float) -> float:
+    if not isinstance(value, int | float) or not 0.0 <= float(value) <= 1.0:
+        raise InvalidInput(
+            f"matching_enabled_ratio must be between 0 and 1, not {value!r}", value=value
+        )
+    return float(value)
+
+
+def _batch_digest(items: Sequence[ContentInput]) -> str:
+    lines = sorted(f"{t}:{v}" for item in items for t, v in item.signals.items())
+    digest = hashlib.sha256()
+    for line in lines:
+        digest.update(line.encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def _change(r: Row[Any]) -> Change:
+    return Change(
+        seq=r.seq,
+        signal_id=r.signal_id,
+        op=r.op,
+        signal_type=r.signal_type,
+        value=r.value,
+        bank_id=r.bank_id,
+        content_id=r.content_id,
+    )
+
+
+def _bank(row: Row[Any]) -> Bank:
+    return Bank(
+        id=row.id,
+        name=row.name,
+        kind=BankKind(row.kind),
+        enabled=bool(row.enabled),
+        matching_enabled_ratio=float(row.matching_enabled_ratio),
+        description=row.description,
+        thresholds=dict(row.thresholds or {}),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _content(row: Row[Any], bank: str, signals: dict[str, str]) -> Content:
+    labels: Labels = dict(row.labels or {})
+    return Content(
+        id=row.id,
+        bank=bank,
+        signals=signals,
+        labels=labels,
+        enabled=bool(row.enabled),
+        source=row.source,
+        added_by=row.added_by,
+        added_at=row.added_at,
+        note=row.note,
+        external_id=row.external_id,
+        metadata=dict(row.meta or {}),
+    )

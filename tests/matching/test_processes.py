@@ -1,0 +1,75 @@
+"""A hash added or removed in one process is matched (or not) by a matcher in another
+process within seconds, by following the change feed (SQLite file and PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from accord.matching.service import ContentInput
+
+H = "a5" * 32
+
+FOLLOWER = textwrap.dedent(
+    """
+    import json, sys
+    from accord.config import Settings
+    from accord.runtime import Accord
+
+    accord = Accord(Settings(home=sys.argv[1], database_url=sys.argv[2],
+                             matcher_poll_seconds=0.2))
+    accord.matcher.start()
+    print("ready", flush=True)
+    for line in sys.stdin:
+        result = accord.matcher.lookup("pdq", line.strip())
+        print(json.dumps([m.content_id for m in result.matches]), flush=True)
+    accord.close()
+    """
+)
+
+
+@pytest.mark.slow
+def test_second_process_follows_adds_and_removes(store):
+    store.banks.create_bank("TVEC", actor="t")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    command = [
+        sys.executable,
+        "-c",
+        FOLLOWER,
+        str(store.settings.home),
+        store.settings.resolved_database_url,
+    ]
+    with subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+    ) as proc:
+        assert proc.stdout is not None
+        assert proc.stdin is not None
+        stdin, stdout = proc.stdin, proc.stdout
+        assert stdout.readline().strip() == "ready"
+
+        def ask() -> list[int]:
+            stdin.write(H + "\n")
+            stdin.flush()
+            return json.loads(stdout.readline())
+
+        assert ask() == []
+        content = store.banks.add_content(
+            "TVEC", ContentInput(signals={"pdq": H}), source="s", actor="t"
+        )
+        started = time.monotonic()
+        while ask() != [content.id]:
+            assert time.monotonic() - started < 5, "not matchable in the other process within 5 s"
+            time.sleep(0.05)
+        store.banks.remove_content("TVEC", content.id, actor="t")
+        started = time.monotonic()
+        while ask() != []:
+            assert time.monotonic() - started < 5, "still matched 5 s after removal"
+            time.sleep(0.05)
+        stdin.close()
+        proc.wait(timeout=10)
