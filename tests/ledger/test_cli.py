@@ -115,3 +115,42 @@ def test_cli_cosign_in_house_witness(accord, capsys, tmp_path):
         capsys, "verify", "checkpoint", str(note), "--key", key, "--witness", witness_key
     )
     assert code == 0, err
+
+
+def test_an_outside_witness_checks_consistency_cosigns_and_posts(
+    published, accord, capsys, tmp_path, client, headers
+):
+    f = published
+    code, cosigned, err = _run(
+        capsys, "verify", "cosign", str(f["new"]), "--key", str(f["key"]),
+        "--name", "audit.example/w2", "--key-file", str(tmp_path / "w2.key"),
+        "--previous", str(f["old"]), "--proof", str(f["consistency"]),
+    )  # fmt: skip
+    assert code == 0, err
+    witness_key = err.split("witness key: ")[1].split()[0]
+    r = client.post(
+        "/v1/ledger/cosignatures",
+        json={"note": cosigned, "witness_key": witness_key},
+        headers=headers["auditor"],
+    )
+    assert r.status_code == 200, r.text
+    served = tmp_path / "served"
+    served.write_text(client.get("/v1/ledger/checkpoint", headers=headers["auditor"]).text)
+    code, _, err = _run(
+        capsys,
+        "verify",
+        "checkpoint",
+        str(served),
+        "--key",
+        str(f["key"]),
+        "--witness",
+        witness_key,
+    )
+    assert code == 0, err
+    # a witness refuses a checkpoint that does not extend what it saw before
+    code, _, err = _run(
+        capsys, "verify", "cosign", str(f["new"]), "--key", str(f["key"]),
+        "--name", "audit.example/w2", "--key-file", str(tmp_path / "w2.key"),
+        "--previous", str(f["new"]), "--proof", str(f["consistency"]),
+    )  # fmt: skip
+    assert code == 2

@@ -4,19 +4,24 @@ Each command reads files the ledger served (notes, proofs, receipts, exports)
 and calls :mod:`accord.ledger.verify`; it prints ``OK`` and what was verified,
 or fails with the reason (exit code 2). ``--key`` is the log's verifier key
 (``accord ledger key``), given as the key itself or a file holding it.
+``accord verify cosign`` is an outside witness's step: check, then cosign.
 """
 
 from __future__ import annotations
 
 import json
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from accord.cli.app import app, out
+from accord.cli.app import app, err, out
 from accord.errors import InvalidInput
 from accord.ledger import verify as v
+from accord.ledger.note import Cosigner, parse_note
+from accord.secrets import load_or_create_secret
 
 verify_app = typer.Typer(
     help="Check checkpoints, proofs, receipts and exports (no database needed).",
@@ -116,3 +121,33 @@ def segment(
     with export.open("rb") as handle:
         cp, count = v.check_segment(handle, _read(checkpoint), _key(key))
     out.print(f"OK {count} leaves hash to the root of checkpoint size {cp.size}")
+
+
+@verify_app.command("cosign")
+def cosign(
+    note: Path = typer.Argument(..., help="The checkpoint to witness (as served)."),
+    key: str = typer.Option(..., "--key", help=KEY_HELP),
+    name: str = typer.Option(..., help="The witness's key name, e.g. audit.example/w1."),
+    key_file: Path = typer.Option(
+        ..., help="The witness's Ed25519 seed (hex); created, mode 0600, if missing."
+    ),
+    previous: Path = typer.Option(None, help="The last checkpoint this witness cosigned."),
+    proof: Path = typer.Option(None, help="Consistency proof JSON from --previous to NOTE."),
+) -> None:
+    """Witness a checkpoint: check it (and its consistency with --previous), then cosign.
+
+    Prints the note with the witness's tlog-cosignature line added, ready for
+    `POST /v1/ledger/cosignatures`; the witness's verifier key goes to stderr.
+    """
+    text = _read(note)
+    checkpoint_ = v.check_checkpoint(text, _key(key))
+    if previous is not None:
+        if proof is None:
+            raise InvalidInput("--previous needs --proof (accord ledger prove consistency)")
+        v.check_consistency(_read(previous), text, _proof(proof, "consistency_proof"), _key(key))
+    witness = Cosigner(name, load_or_create_secret(key_file))
+    parsed = parse_note(text)
+    line = witness.cosign(parsed.text, int(time.time()))
+    err.print(f"witness key: {witness.verifier}", soft_wrap=True, markup=False)
+    err.print(f"cosigned {checkpoint_.origin} size {checkpoint_.size}", markup=False)
+    sys.stdout.write(parsed.with_signature(line).format())
