@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     matcher_poll_seconds: float = Field(
         default=0.5, gt=0, description="How often a matcher follows bank changes."
     )
+    moderation_config: Path | None = Field(
+        default=None,
+        description="TOML file of moderation policies, queues, strike ladders, redirects and "
+        "webhooks; default: the one shipped in accord/moderation/defaults.toml.",
+    )
     ledger_origin: str = Field(
         default="accord.local/ledger",
         description="Origin line of the ledger's signed checkpoints (C2SP signed note).",

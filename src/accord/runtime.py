@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from accord.matching.lookup import LookupService
     from accord.matching.matcher import Matcher
     from accord.matching.service import BankService
+    from accord.moderation.service import ModerationService
+    from accord.moderation.webhooks import WebhookDispatcher
+    from accord.rights.service import RightsService
     from accord.signals.media import MediaLimits
     from accord.signals.registry import SignalRegistry
 
@@ -98,7 +101,12 @@ class Accord:
     def matcher(self) -> Matcher:
         from accord.matching.matcher import Matcher
 
-        matcher = Matcher(self.db, self.signals, poll_seconds=self.settings.matcher_poll_seconds)
+        matcher = Matcher(
+            self.db,
+            self.signals,
+            poll_seconds=self.settings.matcher_poll_seconds,
+            snapshot_dir=self.settings.home / "index",
+        )
         self.banks.on_change(matcher.mark_dirty)
         return matcher
 
@@ -121,7 +129,29 @@ class Accord:
             self.signals, self.matcher, self.media_limits, policy, min_quality=s.pdq_min_quality
         )
 
+    @cached_property
+    def rights(self) -> RightsService:
+        from accord.rights.service import RightsService
+
+        return RightsService(self.db, self.ledger, self.clock)
+
+    @cached_property
+    def moderation(self) -> ModerationService:
+        from accord.moderation.config import load_config
+        from accord.moderation.service import ModerationService
+
+        config = load_config(self.settings.moderation_config)
+        return ModerationService(self.db, self.ledger, self.clock, config)
+
+    @cached_property
+    def webhooks(self) -> WebhookDispatcher:
+        from accord.moderation.webhooks import WebhookDispatcher
+
+        return WebhookDispatcher(self.db, self.clock, self.moderation.config)
+
     def close(self) -> None:
+        if "webhooks" in self.__dict__:
+            self.webhooks.stop()
         if "matcher" in self.__dict__:
             self.matcher.stop()
         if "db" in self.__dict__:

@@ -27,6 +27,7 @@ def create_app(accord: Accord | None = None, *, start_matcher: bool = True) -> F
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if start_matcher:
             accord.matcher.start()
+            accord.webhooks.start()  # moderation webhooks (a no-op when none are configured)
         issuer = None
         if accord.settings.ledger_checkpoint_seconds > 0:
             from accord.ledger.service import CheckpointIssuer
@@ -51,11 +52,13 @@ def create_app(accord: Accord | None = None, *, start_matcher: bool = True) -> F
     app.state.accord = accord
     install_error_handlers(app)
 
-    from accord.api.routers import banks, exchange, hma, ledger, status
+    from accord.api.routers import banks, exchange, hma, ledger, moderation, rights, status
 
     app.include_router(status.router)
     app.include_router(hma.router)
     app.include_router(banks.router, prefix="/v1")
     app.include_router(exchange.router, prefix="/v1")
+    app.include_router(rights.router, prefix="/v1")
+    app.include_router(moderation.router, prefix="/v1")
     app.include_router(ledger.router, prefix="/v1")
     return app

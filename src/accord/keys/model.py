@@ -41,6 +41,19 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "ledger.read": frozenset({Role.AUDITOR}),
     "ledger.cosign": frozenset({Role.AUDITOR}),
     "ledger.checkpoint": frozenset(),
+    # data rights: a user key reads and changes only its own subject's choices (see accord.rights)
+    "rights.read": frozenset({Role.AUDITOR, Role.USER}),
+    "rights.write": frozenset({Role.USER}),
+    # moderation (accord.moderation)
+    "moderation.report": frozenset({Role.REPORTER, Role.USER, Role.MODERATOR, Role.TRIAGE}),
+    "moderation.review": frozenset({Role.MODERATOR, Role.TRIAGE}),
+    "moderation.decide": frozenset({Role.MODERATOR}),
+    "moderation.appeal": frozenset({Role.USER, Role.REPORTER}),
+    "moderation.eligibility": frozenset(
+        {Role.MODERATOR, Role.TRIAGE, Role.HASHER, Role.CURATOR, Role.USER}
+    ),
+    "moderation.statements": frozenset({Role.MODERATOR, Role.AUDITOR, Role.USER}),
+    "moderation.redirect": frozenset(Role),
 }
 
 

@@ -24,5 +24,26 @@ KINDS: frozenset[str] = frozenset(
         "bank.imported",
         # matching results that led somewhere (accord.matching)
         "match.found",
+        # data rights (accord.rights); subjects pseudonymised
+        "rights.objected",
+        "rights.consented",
+        "rights.withdrawn",
+        "rights.signal_recorded",
+        "rights.gate_run",
+        # moderation (accord.moderation): people appear only pseudonymised
+        "moderation.report_received",
+        "moderation.case_opened",
+        "moderation.case_labelled",
+        "moderation.case_escalated",
+        "moderation.case_reopened",
+        "moderation.decision_made",
+        "moderation.strike_added",
+        "moderation.strike_reversed",
+        "moderation.restriction_applied",
+        "moderation.restriction_lifted",
+        "moderation.appeal_opened",
+        "moderation.appeal_decided",
+        "moderation.redirects_counted",
+        "moderation.statements_submitted",
     }
 )

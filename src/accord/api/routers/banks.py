@@ -116,6 +116,10 @@ class ContentMatchOut(BaseModel):
     results: dict[str, ResultOut]
     skipped: dict[str, str]
     matched: bool
+    reports: list[int] = Field(
+        default_factory=list,
+        description="automated reports filed (when subject_id was given and something matched)",
+    )
 
 
 class SignalQuery(BaseModel):
@@ -388,14 +392,31 @@ async def match_media(
     _: MatchCaller,
     url: str | None = None,
     banks: str | None = None,
+    subject_id: str | None = None,
+    subject_type: str = "content",
+    account: str | None = None,
+    reach: int = 0,
 ) -> ContentMatchOut:
+    """Name the platform's ``subject_id`` (and the uploading ``account``) to have every
+    matching bank file an automated report for review."""
     if url:
         ctype = guess_content_type(url, request.query_params.get("content_type"))
         data = accord.lookups.fetch(url)
     else:
         ctype, data = await read_upload(request, accord)
     bank_list = [b for b in banks.split(",") if b] if banks else None
-    return _content_match_out(accord.lookups.match_content(ctype, data, banks=bank_list))
+    outcome = accord.lookups.match_content(ctype, data, banks=bank_list)
+    out = _content_match_out(outcome)
+    if subject_id and outcome.matched:
+        from accord.moderation.automation import Subject, report_content_match
+
+        receipts = report_content_match(
+            accord.moderation,
+            outcome,
+            Subject(subject_id=subject_id, subject_type=subject_type, account=account, reach=reach),
+        )
+        out.reports = [r.report_id for r in receipts]
+    return out
 
 
 @router.post("/match/signals", response_model=list[ResultOut], summary="Match many signals")

@@ -1,0 +1,204 @@
+"""Benchmark of the training-data gate: accord's gate against a bare DuckDB anti-join.
+
+A corpus of ``--rows`` items (item_id, subject_id, category, a payload column)
+over ``--subjects`` people is generated as Parquet, with ``--objectors`` of them
+objecting to every category. In the same run it measures:
+
+* baseline: a bare DuckDB anti-join writing Parquet (no checks, no manifest);
+* accord: :func:`accord.jobs.gate.run_gate` on DuckDB (checks, counts by reason,
+  the output, the included (subject, category) pairs, the Merkle root over the
+  sorted ids, the manifest, fsync and rename), with its phases;
+* optionally (``--spark``) the Spark engine and the baseline on ``--spark-rows``;
+* the registry export (decision list) for ``--registry`` objecting subjects.
+
+Run: ``.venv/bin/python benchmarks/gate.py --rows 10000000 --objectors 100000``
+(``--quick`` for a small run). Prints one table with rows/s and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from accord.jobs.gate import GateSpec, run_gate
+
+CATS = "['posts','photos','videos','comments','messages','interaction_telemetry']"
+
+
+def generate(folder: Path, rows: int, subjects: int, objectors: int) -> tuple[Path, Path]:
+    corpus, deny = folder / "corpus.parquet", folder / "deny.parquet"
+    con = duckdb.connect()
+    con.execute(
+        f"""COPY (SELECT 'item-' || lpad(i::VARCHAR, 12, '0') AS item_id,
+                    's' || ((i * 7919) % {subjects})::VARCHAR AS subject_id,
+                    {CATS}[1 + (i % 6)::INTEGER] AS category,
+                    i % 1000 AS likes
+             FROM range({rows}) t(i))
+           TO '{corpus}' (FORMAT parquet, COMPRESSION zstd)"""
+    )
+    # every objector denies every category (the decision list the registry exports)
+    con.execute(
+        f"""COPY (SELECT 's' || (s * 13)::VARCHAR AS subject, unnest({CATS}) AS category,
+                    false AS allowed, 'objection' AS reason
+             FROM range({objectors}) t(s))
+           TO '{deny}' (FORMAT parquet)"""
+    )
+    con.close()
+    return corpus, deny
+
+
+def baseline(corpus: Path, deny: Path, out: Path) -> float:
+    con = duckdb.connect()
+    start = time.perf_counter()
+    con.execute(
+        f"""COPY (SELECT c.* FROM read_parquet('{corpus}') c
+                  ANTI JOIN (SELECT subject, category FROM read_parquet('{deny}')) d
+                  ON c.subject_id = d.subject AND c.category = d.category)
+           TO '{out}' (FORMAT parquet, COMPRESSION zstd)"""
+    )
+    elapsed = time.perf_counter() - start
+    con.close()
+    return elapsed
+
+
+def accord_gate(corpus: Path, deny: Path, out: Path, engine: str) -> tuple[float, dict, dict]:
+    spec = GateSpec(
+        corpus=corpus,
+        out=out,
+        decisions=deny,
+        purpose="train_ai_system",
+        as_of="2026-01-01T00:00:00.000000Z",
+        default_allowed=True,
+        default_reason="legitimate_interest",
+        created_at="2026-01-01T00:00:00.000000Z",
+    )
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    manifest = run_gate(spec, engine=engine, timings=timings)
+    return time.perf_counter() - start, manifest, timings
+
+
+def registry_export(folder: Path, objectors: int) -> float:
+    """Seconds to export a registry holding ``objectors`` objections (rows bulk-inserted)."""
+    from sqlalchemy import insert
+
+    from accord.clock import ManualClock
+    from accord.config import Settings
+    from accord.rights.tables import rights_effects
+    from accord.runtime import Accord
+
+    accord = Accord(Settings(home=folder / "home"), clock=ManualClock())
+    accord.init()
+    when = "2025-12-31T00:00:00.000000Z"
+    with accord.db.write() as conn:
+        conn.execute(
+            insert(rights_effects),
+            [
+                {
+                    "request_id": f"rr_{i}",
+                    "subject": f"s{i * 13}",
+                    "action": "object",
+                    "purpose": "train_ai_system",
+                    "category": None,
+                    "kind": "choice",
+                    "source": "person",
+                    "recorded_at": when,
+                }
+                for i in range(objectors)
+            ],
+        )
+    start = time.perf_counter()
+    accord.rights.export_decisions(
+        "train_ai_system", datetime(2026, 1, 1, tzinfo=UTC), folder / "export.parquet"
+    )
+    elapsed = time.perf_counter() - start
+    accord.close()
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000_000)
+    parser.add_argument("--subjects", type=int, default=0, help="default: rows / 10")
+    parser.add_argument("--objectors", type=int, default=1_000_000)
+    parser.add_argument("--registry", type=int, default=100_000, help="objections to export")
+    parser.add_argument("--spark", action="store_true", help="also run the Spark engine")
+    parser.add_argument("--spark-rows", type=int, default=2_000_000)
+    parser.add_argument("--quick", action="store_true", help="1M rows, 10k objectors")
+    parser.add_argument("--dir", type=Path, default=None, help="scratch folder")
+    args = parser.parse_args()
+    if args.quick:
+        args.rows, args.objectors, args.registry = 1_000_000, 10_000, 10_000
+        args.spark_rows = min(args.spark_rows, 200_000)
+    subjects = args.subjects or max(args.rows // 10, args.objectors * 13 + 1)
+    scratch = Path(tempfile.mkdtemp(prefix="accord-bench-", dir=args.dir))
+    results: list[tuple[str, int, float, str]] = []
+    try:
+        t = time.perf_counter()
+        corpus, deny = generate(scratch, args.rows, subjects, args.objectors)
+        print(
+            f"generated {args.rows:,} rows, {subjects:,} subjects, "
+            f"{args.objectors:,} objectors in {time.perf_counter() - t:.1f}s "
+            f"({os.cpu_count()} cpus)"
+        )
+        base = baseline(corpus, deny, scratch / "baseline.parquet")
+        results.append(("bare DuckDB anti-join -> Parquet", args.rows, base, "1.00"))
+        took, manifest, phases = accord_gate(corpus, deny, scratch / "gated", "duckdb")
+        results.append(
+            ("accord gate, DuckDB (manifest incl.)", args.rows, took, f"{took / base:.2f}")
+        )
+        no_merkle = took - phases.get("merkle", 0.0)
+        results.append(
+            ("  of which without Merkle root", args.rows, no_merkle, f"{no_merkle / base:.2f}")
+        )
+        for phase, secs in phases.items():
+            results.append((f"  phase {phase}", args.rows, secs, ""))
+        print(
+            f"output {manifest['output_count']:,} rows; excluded {manifest['excluded_by_reason']}"
+        )
+        if args.spark:
+            n = min(args.spark_rows, args.rows)
+            sdir = scratch / "spark"
+            sdir.mkdir()
+            scorpus, sdeny = generate(
+                sdir, n, max(n // 10, args.objectors * 13 + 1), args.objectors
+            )
+            sbase = baseline(scorpus, sdeny, sdir / "baseline.parquet")
+            from accord.jobs.engines.spark_engine import spark_session
+
+            spark_session().sparkContext.setLogLevel("ERROR")
+            accord_gate(scorpus, sdeny, sdir / "warmup", "spark")  # JVM and planner warm-up
+            stook, smanifest, _ = accord_gate(scorpus, sdeny, sdir / "gated", "spark")
+            dtook, dmanifest, _ = accord_gate(scorpus, sdeny, sdir / "gated-duck", "duckdb")
+            same = smanifest == dmanifest
+            results.append((f"bare DuckDB anti-join ({n:,} rows)", n, sbase, "1.00"))
+            results.append(("accord gate, DuckDB", n, dtook, f"{dtook / sbase:.2f}"))
+            results.append(
+                (
+                    f"accord gate, Spark local[2] (same manifest: {same})",
+                    n,
+                    stook,
+                    f"{stook / sbase:.2f}",
+                )
+            )
+        if args.registry:
+            secs = registry_export(scratch, args.registry)
+            results.append(
+                (f"registry export, {args.registry:,} objectors", args.registry, secs, "")
+            )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    print(f"{'what':<52} {'rows':>13} {'seconds':>9} {'rows/s':>13} {'x baseline':>11}")
+    for what, n, secs, ratio in results:
+        print(f"{what:<52} {n:>13,} {secs:>9.2f} {n / secs:>13,.0f} {ratio:>11}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+"""The gate on DuckDB: the right rows, a manifest that proves it, clear errors, atomic output."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from accord.errors import Conflict, InvalidInput
+from accord.jobs import gate as gate_module
+from accord.jobs.merkle import absence_proof, reference_root, verify_absence
+from tests.rights.conftest import make_rows, read_output
+
+AI = "train_ai_system"
+
+
+@pytest.fixture
+def corpus(write_corpus):
+    return write_corpus(make_rows(["ann", "ben", "cat", "dan"]))
+
+
+@pytest.mark.parametrize("name", ["corpus.parquet", "corpus.jsonl"])
+def test_gate_keeps_allowed_items_with_their_columns(accord, clock, write_corpus, tmp_path, name):
+    path = write_corpus(make_rows(["ann", "ben", "cat"]), name)
+    accord.rights.object("ann", AI)
+    accord.rights.object("ben", AI, "photos")
+    clock.advance(timedelta(minutes=1))
+    manifest = accord.rights.gate(path, tmp_path / "out")
+    rows = read_output(tmp_path / "out")
+    assert {r["subject_id"] for r in rows} == {"ben", "cat"}
+    assert not any(r["subject_id"] == "ben" and r["category"] == "photos" for r in rows)
+    assert len(rows) == 11
+    assert rows[0]["text"] == "ben says 0"
+    assert rows[0]["likes"] == 100
+    assert manifest["input_count"] == 18
+    assert manifest["output_count"] == 11
+    assert manifest["excluded_by_reason"] == {"objection": 7}
+    assert manifest["input_by_category"]["posts"] == 3
+    assert manifest["registry"]["last_rights_seq"] == 1
+    on_disk = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert on_disk["merkle"]["root"] == manifest["merkle"]["root"]
+    ids = sorted(r["item_id"].encode() for r in rows)
+    assert manifest["merkle"]["root"] == reference_root(ids).hex()
+    assert manifest["merkle"]["tree_size"] == 11
+    # a proof that one of ann's items is absent, checked against the manifest's root
+    proof = absence_proof(ids, b"item-00-03")
+    assert verify_absence(proof, bytes.fromhex(manifest["merkle"]["root"]))
+    assert accord.ledger.entries(manifest["ledger_seq"], manifest["ledger_seq"] + 1)[0].kind == (
+        "rights.gate_run"
+    )
+
+
+def test_objection_takes_effect_for_exports_after_its_time(accord, clock, corpus, tmp_path):
+    before = clock.now()
+    clock.advance(timedelta(hours=1))
+    accord.rights.object("dan", AI)
+    early = accord.rights.gate(corpus, tmp_path / "early", as_of=before)
+    late = accord.rights.gate(corpus, tmp_path / "late")
+    assert early["output_count"] == 24
+    assert late["output_count"] == 18
+    assert early["merkle"]["root"] != late["merkle"]["root"]
+
+
+def test_consent_purpose_lets_through_only_opted_in_items(accord, corpus, tmp_path):
+    accord.rights.consent("cat", "personalised_ads", "posts")
+    m = accord.rights.gate(corpus, tmp_path / "out", purpose="personalised_ads")
+    rows = read_output(tmp_path / "out")
+    assert [(r["subject_id"], r["category"]) for r in rows] == [("cat", "posts")]
+    assert m["excluded_by_reason"] == {"no_consent": 23}
+
+
+def test_signals_exclude_with_reason_signal(accord, corpus, tmp_path):
+    from accord.rights.signals import parse_x_robots_tag
+
+    accord.rights.record_signal("ann", parse_x_robots_tag("noimageai"))
+    m = accord.rights.gate(corpus, tmp_path / "out")
+    assert m["excluded_by_reason"] == {"signal": 2}
+
+
+def test_missing_columns(accord, write_corpus, tmp_path):
+    path = write_corpus([{"item_id": "x", "category": "posts"}])
+    with pytest.raises(InvalidInput, match="lacks column\\(s\\) subject_id"):
+        accord.rights.gate(path, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_categories(accord, write_corpus, tmp_path):
+    rows = make_rows(["ann"])
+    rows[0]["category"] = "dreams"
+    path = write_corpus(rows, "c.jsonl")
+    with pytest.raises(InvalidInput, match="unknown category dreams"):
+        accord.rights.gate(path, tmp_path / "out")
+
+
+def test_missing_ids(accord, write_corpus, tmp_path):
+    rows = make_rows(["ann"])
+    rows[0]["item_id"] = None
+    with pytest.raises(InvalidInput, match="without item_id or subject_id"):
+        accord.rights.gate(write_corpus(rows), tmp_path / "out")
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [("c.parquet", b"PAR1 this is not parquet"), ("c.jsonl", b'{"item_id": "a", "subj\n')],
+)
+def test_corrupt_files(accord, tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(InvalidInput, match="could not read corpus"):
+        accord.rights.gate(path, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_unsupported_or_missing_corpus(accord, tmp_path):
+    with pytest.raises(InvalidInput, match="does not exist"):
+        accord.rights.gate(tmp_path / "nope.parquet", tmp_path / "out")
+    (tmp_path / "c.csv").write_text("a,b\n")
+    with pytest.raises(InvalidInput, match="neither Parquet"):
+        accord.rights.gate(tmp_path / "c.csv", tmp_path / "out")
+
+
+def test_existing_output_is_never_overwritten(accord, corpus, tmp_path):
+    (tmp_path / "out").mkdir()
+    with pytest.raises(Conflict, match="exists already"):
+        accord.rights.gate(corpus, tmp_path / "out")
+
+
+def test_failure_mid_write_leaves_no_partial_output(accord, corpus, tmp_path, monkeypatch):
+    from accord.jobs.engines import duckdb_engine
+
+    real = duckdb_engine.DuckDBEngine.run
+
+    def crash_after_writing(self, spec, work):
+        real(self, spec, work)
+        assert any((work / "data").iterdir())  # the rows were written...
+        raise OSError("disk full")  # ...and then the run dies
+
+    monkeypatch.setattr(duckdb_engine.DuckDBEngine, "run", crash_after_writing)
+    with pytest.raises(OSError, match="disk full"):
+        accord.rights.gate(corpus, tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.parquet", "home"]
+
+
+def test_interruption_just_before_publishing_leaves_nothing(corpus, tmp_path, accord):
+    decisions = tmp_path / "d.parquet"
+    accord.rights.export_decisions(AI, accord.clock.now(), decisions)
+    spec = gate_module.GateSpec(
+        corpus=corpus,
+        out=tmp_path / "out",
+        decisions=decisions,
+        purpose=AI,
+        as_of="x",
+        default_allowed=True,
+        default_reason="legitimate_interest",
+    )
+
+    def interrupt(work):
+        assert (work / "manifest.json").exists()
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        gate_module.run_gate(spec, before_publish=interrupt)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.parquet", "d.parquet", "home"]
+
+
+def test_unknown_engine(accord, corpus, tmp_path):
+    with pytest.raises(InvalidInput, match="unknown engine"):
+        accord.rights.gate(corpus, tmp_path / "out", engine="excel")
+
+
+def test_as_of_in_the_future_is_refused(accord, corpus, tmp_path):
+    with pytest.raises(InvalidInput, match="in the future"):
+        accord.rights.gate(corpus, tmp_path / "out", as_of="2099-01-01")
