@@ -167,7 +167,8 @@ def lua_lookup(hashes: list[str], key: str) -> str:
     return (
         f"local hashes = {{{table}}}\nlocal i = 0\n"
         "request = function()\n  i = i + 1\n"
-        '  return wrk.format("GET", "/m/lookup?signal_type=pdq&signal=" .. hashes[(i % #hashes) + 1],'
+        '  local h = hashes[(i % #hashes) + 1]\n'
+        '  return wrk.format("GET", "/m/lookup?signal_type=pdq&signal=" .. h,'
         f' {{["Authorization"] = "Bearer {key}"}})\nend\n'
     )
 
