@@ -117,9 +117,11 @@ class LookupService:
         banks: Iterable[str] | None = None,
         only: Iterable[str] | None = None,
         bypass_coinflip: bool = False,
+        robust: bool | None = None,
     ) -> ContentMatch:
         images: list[DecodedImage] = []
-        wants_views = self.robust and (only is None or "pdq" in set(only))
+        use_views = self.robust if robust is None else robust
+        wants_views = use_views and (only is None or "pdq" in set(only))
         hashes = self.registry.hash(
             content_type,
             data,
