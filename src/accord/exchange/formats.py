@@ -29,7 +29,7 @@ from accord.errors import InvalidInput
 from accord.matching.model import LABEL_DIMENSIONS, Content
 from accord.matching.service import ContentInput
 
-__all__ = ["Format", "detect_format", "read_items", "write_items"]
+__all__ = ["Format", "content_record", "detect_format", "read_items", "write_items"]
 
 CSV_COLUMNS = [
     "id",
@@ -159,7 +159,8 @@ def _read_csv(handle: TextIO) -> Iterator[ContentInput]:
         yield _item(record, record.pop("line"))
 
 
-def _record(content: Content) -> dict[str, Any]:
+def content_record(content: Content) -> dict[str, Any]:
+    """One item as a JSON Lines record (also what peers receive in an exchange feed)."""
     return {
         "id": content.id,
         "signals": content.signals,
@@ -189,7 +190,9 @@ def write_items(items: Iterable[Content], handle: TextIO, fmt: Format) -> int:
             count += 1
     elif fmt is Format.JSONL:
         for c in items:
-            handle.write(json.dumps(_record(c), sort_keys=True, separators=(",", ":")) + "\n")
+            handle.write(
+                json.dumps(content_record(c), sort_keys=True, separators=(",", ":")) + "\n"
+            )
             count += 1
     else:
         writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS, lineterminator="\n")

@@ -23,8 +23,8 @@ from sqlalchemy import insert, select, update
 
 from accord.clock import Clock, format_time
 from accord.errors import InvalidInput, UpstreamError
+from accord.exchange.formats import content_record
 from accord.exchange.tables import exchange_peers
-from accord.matching.model import Content
 from accord.matching.service import BankService, ContentInput
 from accord.store.engine import Database
 
@@ -38,23 +38,6 @@ class PullResult:
     skipped: int
     checkpoint: int
     pages: int
-
-
-def _item(content: Content) -> dict[str, Any]:
-    return {
-        "id": content.id,
-        "signals": content.signals,
-        "labels": content.labels,
-        "note": content.note,
-        "external_id": content.external_id,
-        "provenance": {
-            "bank": content.bank,
-            "source": content.source,
-            "added_by": content.added_by,
-            "added_at": content.added_at,
-        },
-        "metadata": content.metadata,
-    }
 
 
 class ExchangeService:
@@ -81,7 +64,7 @@ class ExchangeService:
         for cid, op in last_op.items():
             content = current.get(cid)
             if op == "add" and content is not None and content.enabled:
-                items.append({"op": "add", "item": _item(content)})
+                items.append({"op": "add", "item": content_record(content)})
             else:
                 items.append({"op": "remove", "id": cid})
         next_checkpoint = changes[-1].seq if changes else since

@@ -348,21 +348,7 @@ class BankService:
         before_sig = conn.execute(select(func.max(bank_signals.c.id))).scalar_one() or 0
         conn.execute(insert(bank_signals), signal_rows)
         if enabled:
-            conn.execute(
-                insert(signal_changes).from_select(
-                    ["signal_id", "op", "signal_type", "value", "bank_id", "content_id"],
-                    select(
-                        bank_signals.c.id,
-                        _literal("add"),
-                        bank_signals.c.signal_type,
-                        bank_signals.c.value,
-                        bank_signals.c.bank_id,
-                        bank_signals.c.content_id,
-                    )
-                    .where(bank_signals.c.id > before_sig)
-                    .order_by(bank_signals.c.id),
-                )
-            )
+            self._feed_adds(conn, bank_signals.c.id > before_sig)
         return ids
 
     def get_content(self, bank: str, content_id: int) -> Content:
@@ -573,13 +559,14 @@ class BankService:
         return row
 
     @staticmethod
-    def _feed_removals(conn: Connection, where: Any) -> int:
+    def _feed(conn: Connection, where: Any, op: str) -> int:
+        """Append an ``op`` row to the change feed for every signal ``where`` selects."""
         result = conn.execute(
             insert(signal_changes).from_select(
                 ["signal_id", "op", "signal_type", "value", "bank_id", "content_id"],
                 select(
                     bank_signals.c.id,
-                    _literal("remove"),
+                    _literal(op),
                     bank_signals.c.signal_type,
                     bank_signals.c.value,
                     bank_signals.c.bank_id,
@@ -591,23 +578,13 @@ class BankService:
         )
         return int(result.rowcount or 0)
 
-    @staticmethod
-    def _feed_adds(conn: Connection, where: Any) -> None:
-        conn.execute(
-            insert(signal_changes).from_select(
-                ["signal_id", "op", "signal_type", "value", "bank_id", "content_id"],
-                select(
-                    bank_signals.c.id,
-                    _literal("add"),
-                    bank_signals.c.signal_type,
-                    bank_signals.c.value,
-                    bank_signals.c.bank_id,
-                    bank_signals.c.content_id,
-                )
-                .where(where)
-                .order_by(bank_signals.c.id),
-            )
-        )
+    @classmethod
+    def _feed_removals(cls, conn: Connection, where: Any) -> int:
+        return cls._feed(conn, where, "remove")
+
+    @classmethod
+    def _feed_adds(cls, conn: Connection, where: Any) -> int:
+        return cls._feed(conn, where, "add")
 
 
 def _literal(value: str) -> Any:
