@@ -215,3 +215,49 @@ def test_a_damaged_snapshot_is_ignored_not_trusted(settings, clock, accord):
         assert [m.content_id for m in fresh.matcher.lookup("pdq", A).matches] == [content.id]
     finally:
         fresh.close()
+
+
+def test_the_configured_pdq_threshold_is_the_matchers_default(tmp_path, clock):
+    from accord.config import Settings
+    from accord.runtime import Accord
+
+    strict = Accord(Settings(home=tmp_path / "strict", pdq_threshold=10), clock=clock)
+    strict.init()
+    try:
+        strict.banks.create_bank("TVEC", actor="t")
+        strict.banks.add_content("TVEC", ContentInput(signals={"pdq": A}), source="s", actor="t")
+        assert strict.matcher.lookup("pdq", near(A, 10)).matches
+        assert strict.matcher.lookup("pdq", near(A, 11)).matches == []
+    finally:
+        strict.close()
+
+
+def test_video_frames_use_the_multi_index_and_agree_with_the_reference(accord):
+    import random
+
+    from accord.matching.pdq_index import PdqIndex
+    from accord.signals.vpdq import VpdqIndex
+
+    vpdq = accord.signals.get("vpdq")
+    rng = random.Random(5)
+
+    def video(frames: list[str]) -> str:
+        return "\n".join(f"{i},100,{h},{i:.3f}" for i, h in enumerate(frames))
+
+    bases = [[f"{rng.getrandbits(256):064x}" for _ in range(12)] for _ in range(30)]
+    values = [vpdq.validate(video(frames)) for frames in bases]
+    fast = VpdqIndex(vpdq, 31, frames=PdqIndex(31))
+    flat = vpdq.new_index()
+    ids = list(range(1, 31))
+    fast.add(ids, values)
+    flat.add(ids, values)
+    for k in range(30):
+        noisy = [near(h, rng.randrange(0, 25)) for h in bases[k][:10]]
+        query = vpdq.validate(video(noisy))
+        got = [(h.id, h.distance) for h in fast.query(query)]
+        assert got == [(h.id, h.distance) for h in flat.query(query)]
+        assert got[0][0] == k + 1
+    fast.remove([1])
+    flat.remove([1])
+    query = vpdq.validate(video(bases[0]))
+    assert fast.query(query) == flat.query(query) == []

@@ -37,6 +37,7 @@ from accord.matching.pdq_index import PdqIndex
 from accord.matching.tables import bank_content, bank_signals, banks, signal_changes
 from accord.signals.base import SignalIndex, SignalType
 from accord.signals.registry import SignalRegistry
+from accord.signals.vpdq import VpdqIndex, VpdqSignal
 from accord.store.engine import Database
 
 __all__ = ["LookupResult", "Matcher", "TypeStatus"]
@@ -154,8 +155,11 @@ class Matcher:
     def _new_index(self, signal_type: SignalType) -> SignalIndex:
         """The index a matcher keeps for one type: the multi-index PDQ index for PDQ (exact,
         and 10-30x faster than brute force at 1M-10M hashes), the type's own otherwise."""
+        threshold = int(_configured_threshold(signal_type))
         if signal_type.name == "pdq":
-            return PdqIndex(int(signal_type.default_threshold))
+            return PdqIndex(threshold)
+        if isinstance(signal_type, VpdqSignal):  # its frames in the same kind of index
+            return VpdqIndex(signal_type, threshold, frames=PdqIndex(threshold))
         return signal_type.new_index()
 
     def _load(self) -> None:
@@ -350,7 +354,7 @@ class Matcher:
                 limit = (
                     threshold
                     if threshold is not None
-                    else bank.thresholds.get(stype.name, stype.default_threshold)
+                    else bank.thresholds.get(stype.name, _configured_threshold(stype))
                 )
                 if hit.distance > limit:
                     continue
@@ -390,7 +394,7 @@ class Matcher:
         )
 
     def _widest(self, name: str, stype: Any) -> float:
-        widest = float(stype.default_threshold)
+        widest = _configured_threshold(stype)
         for bank in self._banks.values():
             widest = max(widest, bank.thresholds.get(name, widest))
         return widest
@@ -447,6 +451,11 @@ class Matcher:
                 return True
             time.sleep(0.02)
         return self._last_seq >= seq
+
+
+def _configured_threshold(signal_type: SignalType) -> float:
+    """The type's threshold as configured (ACCORD_PDQ_THRESHOLD ...), else its default."""
+    return float(getattr(signal_type, "threshold", signal_type.default_threshold))
 
 
 def format_time_now() -> str:

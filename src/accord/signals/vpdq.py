@@ -27,7 +27,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from accord.errors import InvalidSignal
 from accord.signals.base import (
@@ -223,13 +223,30 @@ class VpdqSignal(SignalType, VideoHasher):
         return Hashed(signal_type=self.name, value=format_frames(frames), quality=quality)
 
 
-class VpdqIndex(SignalIndex):
-    """Distinct usable frame hashes of all videos in one PDQ index; hits summed per video."""
+class FrameIndex(Protocol):
+    """What a vPDQ index needs of the PDQ index that holds its frames."""
 
-    def __init__(self, signal: VpdqSignal, threshold: int) -> None:
+    def add(self, ids: Sequence[int], values: Sequence[str]) -> None: ...
+
+    def remove(self, ids: Iterable[int]) -> None: ...
+
+    def query_many(
+        self, values: Sequence[str], threshold: float | None = None
+    ) -> list[list[IndexHit]]: ...
+
+
+class VpdqIndex(SignalIndex):
+    """Distinct usable frame hashes of all videos in one PDQ index; hits summed per video.
+
+    The frames sit in a flat (brute-force) PDQ index unless the caller passes
+    another, such as the matcher's multi-index PDQ index for large banks."""
+
+    def __init__(
+        self, signal: VpdqSignal, threshold: int, frames: FrameIndex | None = None
+    ) -> None:
         self._signal = signal
         self.threshold = threshold
-        self._frames = PdqFlatIndex(threshold)
+        self._frames: FrameIndex = frames if frames is not None else PdqFlatIndex(threshold)
         self._rows: dict[int, list[int]] = {}  # video id -> frame rows
         self._video_of: dict[int, int] = {}  # frame row -> video id
         self._next_row = 0
