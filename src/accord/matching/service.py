@@ -327,13 +327,22 @@ class BankService:
             }
             for item in chunk
         ]
-        ids = [
-            int(i)
-            for i in conn.execute(
-                insert(bank_content).returning(bank_content.c.id, sort_by_parameter_order=True),
-                rows,
-            ).scalars()
-        ]
+        if self.db.is_sqlite:
+            # One writer holds the database (BEGIN IMMEDIATE), so ids can be assigned
+            # here; RETURNING would make SQLite insert one row per statement.
+            first = (conn.execute(select(func.max(bank_content.c.id))).scalar_one() or 0) + 1
+            ids = list(range(first, first + len(rows)))
+            for cid, row in zip(ids, rows, strict=True):
+                row["id"] = cid
+            conn.execute(insert(bank_content), rows)
+        else:
+            ids = [
+                int(i)
+                for i in conn.execute(
+                    insert(bank_content).returning(bank_content.c.id, sort_by_parameter_order=True),
+                    rows,
+                ).scalars()
+            ]
         signal_rows = [
             {
                 "content_id": cid,
