@@ -87,6 +87,20 @@ class Settings(BaseSettings):
         default="accord.local/ledger",
         description="Origin line of the ledger's signed checkpoints (C2SP signed note).",
     )
+    ledger_signing_key: SecretStr | None = Field(
+        default=None,
+        description="Ed25519 seed (64 hex digits) that signs ledger checkpoints; default: the "
+        "file ledger-signing.key in ACCORD_HOME, created on first use.",
+    )
+    ledger_public: bool = Field(
+        default=False,
+        description="Serve the ledger's checkpoint and proofs without an API key.",
+    )
+    ledger_checkpoint_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How often `accord serve` signs a checkpoint if the log grew (0: never).",
+    )
 
     @field_validator("fetch_allow", mode="before")
     @classmethod

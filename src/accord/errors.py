@@ -12,7 +12,8 @@ as keyword-only attributes so that callers and logs can use it.
     │   ├── InvalidMedia                        400  undecodable, empty, truncated, bomb
     │   │   └── MediaTooLarge                   413  over the configured upload limit
     │   ├── FetchRefused                        400  a URL that accord will not fetch (SSRF guard)
-    │   └── InvalidConfiguration                400  a configuration that does not hold together
+    │   ├── InvalidConfiguration                400  a configuration that does not hold together
+    │   └── VerificationFailed                  400  a proof or signature that fails
     ├── Unauthenticated                         401  no key, or a key that is not known
     ├── PermissionDenied (PermissionError)      403  a known key whose role may not do this
     ├── NotFound (LookupError)                  404
@@ -46,6 +47,7 @@ __all__ = [
     "UnknownBank",
     "UnknownSignalType",
     "UpstreamError",
+    "VerificationFailed",
 ]
 
 
@@ -91,6 +93,10 @@ class FetchRefused(InvalidInput):
 
 class InvalidConfiguration(InvalidInput):
     """A configuration file or value that does not hold together."""
+
+
+class VerificationFailed(InvalidInput):
+    """A proof, signature, checkpoint or exported log that does not verify."""
 
 
 class Unauthenticated(AccordError):

@@ -20,6 +20,7 @@ from accord.store.engine import Database
 
 if TYPE_CHECKING:
     from accord.exchange.service import ExchangeService
+    from accord.ledger.service import LedgerService
     from accord.matching.lookup import LookupService
     from accord.matching.matcher import Matcher
     from accord.matching.service import BankService
@@ -59,6 +60,15 @@ class Accord:
     @cached_property
     def ledger(self) -> Ledger:
         return Ledger(self.db, self.clock, self.pseudonymizer)
+
+    @cached_property
+    def ledger_service(self) -> LedgerService:
+        from accord.ledger.service import LedgerService, load_signer
+
+        s = self.settings
+        return LedgerService(
+            self.db, self.ledger, self.clock, load_signer(s), origin=s.ledger_origin
+        )
 
     @cached_property
     def keys(self) -> KeyService:

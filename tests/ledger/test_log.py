@@ -6,6 +6,8 @@ import hashlib
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from accord.errors import InvalidInput
 from accord.ledger import canonical_json
@@ -55,3 +57,46 @@ def test_pseudonyms_are_stable_keyed_and_opaque(accord):
     assert p("alice") != p("bob")
     assert "alice" not in p("alice")
     assert p("alice").startswith("p:")
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**60), max_value=2**60)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=500)
+@given(st.dictionaries(st.text(max_size=6), json_values, max_size=5))
+def test_fast_canonical_json_agrees_with_the_reference(value):
+    """The stdlib fast path and the rfc8785 package give the same bytes, or both refuse."""
+    import rfc8785
+
+    try:
+        expected = bytes(rfc8785.dumps(value))
+    except Exception:  # noqa: BLE001 - any refusal of the reference must be a refusal here
+        with pytest.raises(InvalidInput):
+            canonical_json(value)
+        return
+    assert canonical_json(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"\ue000": 1, "\U0001f600": 2, "a": 3},
+        {"s": '\x00\x1f\x7f\u2028"\\/é😀'},
+        {"n": 2**53 - 1, "m": -(2**53 - 1), "f": 1.5, "e": 1e21},
+        {"nested": [{"b": 1, "a": [True, False, None]}]},
+    ],
+)
+def test_canonical_json_edge_cases(value):
+    import rfc8785
+
+    assert canonical_json(value) == bytes(rfc8785.dumps(value))

@@ -28,9 +28,19 @@ def create_app(accord: Accord | None = None, *, start_matcher: bool = True) -> F
         if start_matcher:
             accord.matcher.start()
             accord.webhooks.start()  # moderation webhooks (a no-op when none are configured)
+        issuer = None
+        if accord.settings.ledger_checkpoint_seconds > 0:
+            from accord.ledger.service import CheckpointIssuer
+
+            issuer = CheckpointIssuer(
+                accord.ledger_service, accord.settings.ledger_checkpoint_seconds
+            )
+            issuer.start()
         try:
             yield
         finally:
+            if issuer is not None:
+                issuer.stop()
             accord.close()
 
     app = FastAPI(
@@ -42,7 +52,7 @@ def create_app(accord: Accord | None = None, *, start_matcher: bool = True) -> F
     app.state.accord = accord
     install_error_handlers(app)
 
-    from accord.api.routers import banks, exchange, hma, moderation, rights, status
+    from accord.api.routers import banks, exchange, hma, ledger, moderation, rights, status
 
     app.include_router(status.router)
     app.include_router(hma.router)
@@ -50,4 +60,5 @@ def create_app(accord: Accord | None = None, *, start_matcher: bool = True) -> F
     app.include_router(exchange.router, prefix="/v1")
     app.include_router(rights.router, prefix="/v1")
     app.include_router(moderation.router, prefix="/v1")
+    app.include_router(ledger.router, prefix="/v1")
     return app

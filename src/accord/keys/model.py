@@ -52,6 +52,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     ),
     "moderation.statements": frozenset({Role.MODERATOR, Role.AUDITOR, Role.USER}),
     "moderation.redirect": frozenset(Role),
+    "ledger.cosign": frozenset({Role.AUDITOR}),
+    "ledger.checkpoint": frozenset(),
 }
 
 

@@ -5,6 +5,13 @@ auditor who re-serialises an exported event gets the hash the platform logged.
 The ``rfc8785`` package implements the scheme (key order by UTF-16 code units,
 ECMAScript number form); this module only narrows what may go in: no floats
 that are not finite, no non-string keys.
+
+Events are nearly always strings, safe integers, booleans, nulls, lists and
+objects whose keys sort the same by code point as by UTF-16 code unit; for
+those, the standard library's C encoder with sorted keys and no ASCII escaping
+writes exactly the RFC 8785 bytes, about ten times faster than the reference
+package. Anything else (floats, huge integers, keys from U+E000 up) goes to
+``rfc8785``; a property test checks that both paths agree.
 """
 
 from __future__ import annotations
@@ -20,8 +27,45 @@ from accord.errors import InvalidInput
 __all__ = ["canonical_json", "parse_canonical"]
 
 
+_MAX_SAFE_INTEGER = 2**53 - 1  # ECMAScript's Number.MAX_SAFE_INTEGER
+_FIRST_DIVERGENT = "\ue000"  # from here on, code point order and UTF-16 order can differ
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` holds only what the fast path writes exactly as RFC 8785 does."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        kind = type(item)
+        if kind is str or kind is bool or item is None:
+            continue
+        if kind is int:
+            if not -_MAX_SAFE_INTEGER <= item <= _MAX_SAFE_INTEGER:
+                return False
+        elif kind is dict:
+            for key in item:
+                if type(key) is not str or not (
+                    key.isascii() or max(key, default="") < _FIRST_DIVERGENT
+                ):
+                    return False
+            pending.extend(item.values())
+        elif kind is list:
+            pending.extend(item)
+        else:
+            return False
+    return True
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
 def canonical_json(value: Mapping[str, Any]) -> bytes:
     """The RFC 8785 bytes of ``value``."""
+    if type(value) is dict and _plain(value):
+        try:
+            return _ENCODER.encode(value).encode("utf-8")
+        except UnicodeEncodeError:
+            pass  # a lone surrogate: the reference implementation says what is wrong
     try:
         return bytes(rfc8785.dumps(value))
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:

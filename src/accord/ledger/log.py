@@ -11,8 +11,9 @@ and its event commit together or not at all:
 Appends are serialised: on SQLite by the database's single writer, on
 PostgreSQL by a transaction-scoped advisory lock, so sequence numbers have no
 gaps and no duplicates whatever the number of processes. Extensions (the
-Merkle tree's interior nodes) register an ``on_append`` hook that runs in the
-same transaction with the new leaf hashes.
+Merkle tree's interior nodes, :mod:`accord.ledger.tree`, registered first by
+the constructor) register an ``on_append`` hook that runs in the same
+transaction with the new leaf hashes.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from accord.ledger.canonical import canonical_json, parse_canonical
 from accord.ledger.kinds import KINDS
 from accord.ledger.pseudonym import Pseudonymizer
 from accord.ledger.tables import ledger_events
+from accord.ledger.tree import StoredTree
 from accord.store.engine import Database
 
 __all__ = ["AppendHook", "Event", "Ledger", "leaf_hash"]
@@ -71,7 +73,8 @@ class Ledger:
         self.db = db
         self.clock = clock
         self.pseudonymize = pseudonymize
-        self._hooks: list[AppendHook] = []
+        self.tree = StoredTree()
+        self._hooks: list[AppendHook] = [self.tree.extend]
 
     def on_append(self, hook: AppendHook) -> None:
         """Run ``hook(conn, first_seq, leaf_hashes)`` in the transaction of every append."""
