@@ -54,6 +54,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "moderation.redirect": frozenset(Role),
     "ledger.cosign": frozenset({Role.AUDITOR}),
     "ledger.checkpoint": frozenset(),
+    # transparency reports (accord.reporting); issuing one may sign a checkpoint
+    "reports.read": frozenset({Role.AUDITOR}),
 }
 
 
