@@ -47,7 +47,7 @@ def scenario(accord, clock) -> dict[str, Any]:
         subject_type="livestream", subject_id="live-1", reporter="bob", account="author-3", **kw
     )
     decided = {}
-    for minutes, automated in ((30, "not_automated"), (60, "fully"), (90, "not_automated")):
+    for automated in ("not_automated", "fully", "not_automated"):  # 30, 60, 90 min
         clock.advance(timedelta(minutes=30))
         case = svc.take_next("tve", holder="mod-a", role="moderator")
         d = svc.decide(
