@@ -30,7 +30,7 @@ def published(accord, scenario, capsys, tmp_path: Path) -> dict[str, Path]:
         return out
 
     save("key", "ledger", "key")
-    code, out, err = _run(
+    code, _, err = _run(
         capsys, "report", "transparency", "--from", "2026-03-15", "--to", "2026-03-15",
         "--out", str(tmp_path / "out"), "--issue",
     )  # fmt: skip

@@ -1,6 +1,6 @@
-"""``/v1/reports``: transparency reports computed from the ledger, for auditors.
+"""``/v1/reporting``: transparency reports computed from the ledger, for auditors.
 
-``GET /v1/reports/transparency?from=DATE&to=DATE`` returns the report document
+``GET /v1/reporting/transparency?from=DATE&to=DATE`` returns the report document
 (the same JSON that ``accord report transparency`` writes), computed over the
 latest signed checkpoint; ``format=csv`` or ``format=html`` return the other
 renderings. A few lines over :class:`accord.reporting.service.ReportService`.
@@ -21,7 +21,7 @@ from accord.reporting import render
 router = APIRouter(tags=["reports"])
 
 
-@router.get("/reports/transparency", response_model=None)
+@router.get("/reporting/transparency", response_model=None)
 def transparency(
     accord: AccordDep,
     _principal: Annotated[Principal, Depends(requires("reports.read"))],
