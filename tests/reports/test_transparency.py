@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from itertools import pairwise
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accord.errors import InvalidInput
-from accord.reporting.transparency import compute, compute_lines
+from accord.reporting.transparency import Tally, compute, compute_lines
 from tests.reports.conftest import leaves
 
 DAY = date(2026, 3, 15)
@@ -149,3 +150,43 @@ def test_line_path_equals_dict_path(items):
     ]
     start, end = date(2026, 6, 2), date(2026, 6, 3)
     assert compute_lines(lines, start, end) == compute(events, start, end)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(_KINDS), st.integers(1, 4), st.integers(0, 59), _data),
+        max_size=30,
+    ),
+    st.lists(st.integers(0, 30), max_size=4),
+)
+def test_merged_partial_tallies_equal_one_pass(items, cuts):
+    """Chunks of the log tallied apart and merged in order give the one-pass report."""
+    events = [
+        _ev(i, f"2026-06-0{day}T00:{minute:02d}:00.000000Z", kind, data)
+        for i, (kind, day, minute, data) in enumerate(items)
+    ]
+    start, end = date(2026, 6, 2), date(2026, 6, 3)
+    bounds = [0, *sorted(min(c, len(events)) for c in cuts), len(events)]
+    tallies = []
+    for a, b in pairwise(bounds):
+        t = Tally(start, end, partial=True)
+        for e in events[a:b]:
+            t.add(e)
+        tallies.append(t)
+    first = tallies[0]
+    for later in tallies[1:]:
+        first.merge(later)
+    assert first.report() == compute(events, start, end)
+
+
+def test_compute_file_in_parallel_equals_one_pass(accord, scenario, tmp_path, monkeypatch):
+    import accord.reporting.parallel as parallel
+
+    size = accord.ledger.size()
+    path = tmp_path / "export.jsonl"
+    path.write_bytes(b"".join(e.body + b"\n" for e in accord.ledger.entries(0, size)))
+    monkeypatch.setattr(parallel, "_MIN_RANGE", 1)
+    expected = compute(leaves(accord), DAY, DAY)
+    assert parallel.compute_file(path, DAY, DAY, workers=3) == expected
+    assert parallel.compute_file(path, DAY, DAY, leaves=size) == expected

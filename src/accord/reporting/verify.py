@@ -5,7 +5,7 @@ Inputs are what the platform publishes: the report (JSON), the exported log
 checkpoint and the log's verifier key. Data flows
 
     export --> accord.ledger.verify.check_segment --> the leaves hash to the checkpoint's root
-    export --> accord.reporting.transparency.compute_lines --> figures
+    export --> accord.reporting.parallel.compute_file (every core) --> figures
     figures == the report's figures, one by one --> ReportCheck (every figure, match or not)
 
 The checkpoint is the ``--checkpoint`` note if one is given, otherwise the note
@@ -21,14 +21,14 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from accord.errors import InvalidInput, VerificationFailed
 from accord.ledger import verify as ledger_verify
+from accord.reporting.parallel import compute_file
 from accord.reporting.render import figures_of
-from accord.reporting.transparency import Value, compute_lines, figure_key
+from accord.reporting.transparency import Value, figure_key
 
 __all__ = ["FigureCheck", "ReportCheck", "load_report", "verify_report"]
 
@@ -108,8 +108,8 @@ def verify_report(
                 f"the report names checkpoint size {size} root {named.get('root')}, "
                 f"not the given checkpoint (size {checkpoint.size}, root {root})"
             )
-    with export.open("rb") as handle:  # the checkpoint's leaves only, as the report was
-        recomputed = compute_lines(islice(handle, size), start, end).by_key()
+    # the checkpoint's leaves only, as the report was (all of the export once the root matched)
+    recomputed = compute_file(export, start, end, leaves=None if check_root else size).by_key()
     checks = [
         FigureCheck(k, value, recomputed.get(k), k in recomputed) for k, value in reported.items()
     ]
