@@ -52,7 +52,8 @@ def _lines(handle: BinaryIO, end: int) -> Iterator[bytes]:
 
 
 def _tally(path: str, begin: int, end: int, start: date, stop: date) -> Tally:
-    tally = Tally(start, stop, partial=True)
+    # the first range's first reviews are never joined to anything before it
+    tally = Tally(start, stop, partial=begin > 0)
     with Path(path).open("rb") as handle:
         handle.seek(begin)
         feed_lines(tally, _lines(handle, end))
