@@ -12,8 +12,10 @@ says how much of it accord's work costs.
     .venv/bin/python benchmarks/service.py --quick    # 10k, shorter runs
     .venv/bin/python benchmarks/service.py --banked 10000000
 
-Clients run in this process (asyncio + httpx) on the same two cores as the
-server, so the figures are a lower bound of what the server does alone.
+Load comes from ``wrk`` when it is installed (Debian: ``apt-get install wrk``),
+otherwise from clients in this process (asyncio + httpx), which are slower than
+the server and so understate it. Either way the clients share the two cores
+with the server: the figures are a lower bound of what the server does alone.
 """
 
 from __future__ import annotations
@@ -115,6 +117,71 @@ async def drive(make_request, clients: int, seconds: float) -> tuple[float, floa
     return len(latencies) / elapsed, p50, p99, errors
 
 
+def wrk_drive(
+    url: str, clients: int, seconds: float, lua: str, workdir: Path
+) -> tuple[float, float, float, int]:
+    """Requests/s, p50 ms, p99 ms and non-2xx answers measured by wrk."""
+    script = workdir / f"drive-{clients}.lua"
+    script.write_text(lua)
+    threads = 1 if clients == 1 else 2
+    result = subprocess.run(
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{clients}",
+            f"-d{max(1, int(seconds))}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rate = float(result.split("Requests/sec:")[1].split()[0])
+    p50 = p99 = 0.0
+    for line in result.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] in ("50%", "99%"):
+            value = parts[1]
+            ms = (
+                float(value[:-2])
+                if value.endswith("ms")
+                else float(value[:-2]) / 1000
+                if value.endswith("us")
+                else float(value[:-1]) * 1000
+            )
+            if parts[0] == "50%":
+                p50 = ms
+            else:
+                p99 = ms
+    errors = 0
+    if "Non-2xx or 3xx responses:" in result:
+        errors = int(result.split("Non-2xx or 3xx responses:")[1].split()[0])
+    return rate, p50, p99, errors
+
+
+def lua_lookup(hashes: list[str], key: str) -> str:
+    table = ",".join(f'"{h}"' for h in hashes)
+    return (
+        f"local hashes = {{{table}}}\nlocal i = 0\n"
+        "request = function()\n  i = i + 1\n"
+        "  local h = hashes[(i % #hashes) + 1]\n"
+        '  return wrk.format("GET", "/m/lookup?signal_type=pdq&signal=" .. h,'
+        f' {{["Authorization"] = "Bearer {key}"}})\nend\n'
+    )
+
+
+def lua_upload(body_file: Path, boundary: str, key: str) -> str:
+    return (
+        f'local f = io.open("{body_file}", "rb")\nwrk.body = f:read("*all")\nf:close()\n'
+        'wrk.method = "POST"\n'
+        f'wrk.headers["Content-Type"] = "multipart/form-data; boundary={boundary}"\n'
+        f'wrk.headers["Authorization"] = "Bearer {key}"\n'
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--banked", type=int, default=100_000)
@@ -175,14 +242,44 @@ def main() -> None:
                 headers=headers,
             )
 
+        upload_path = "/m/lookup"
+
         async def upload(client: httpx.AsyncClient, i: int) -> httpx.Response:
             return await client.post(
-                f"{base}/m/lookup", files={"photo": ("a.jpg", image)}, headers=headers
+                f"{base}{upload_path}", files={"photo": ("a.jpg", image)}, headers=headers
             )
 
+        use_wrk = shutil.which("wrk") is not None
+        boundary = "accordbench"
+        body_file = root / "upload.body"
+        body_file.write_bytes(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="photo"; filename="a.jpg"\r\n'
+            f"Content-Type: image/jpeg\r\n\r\n".encode()
+            + image
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        print(f"load generator: {'wrk' if use_wrk else 'httpx (install wrk for truer figures)'}")
+
+        def run_status(clients: int, seconds: float) -> tuple[float, float, float, int]:
+            if use_wrk:
+                return wrk_drive(f"{base}/status", clients, seconds, "", root)
+            return asyncio.run(drive(status, clients, seconds))
+
+        def run_lookup(clients: int, seconds: float) -> tuple[float, float, float, int]:
+            if use_wrk:
+                return wrk_drive(base, clients, seconds, lua_lookup(queries, key), root)
+            return asyncio.run(drive(lookup, clients, seconds))
+
+        def run_upload(clients: int, seconds: float) -> tuple[float, float, float, int]:
+            if use_wrk:
+                return wrk_drive(
+                    f"{base}/m/lookup", clients, seconds, lua_upload(body_file, boundary, key), root
+                )
+            return asyncio.run(drive(upload, clients, seconds))
+
         for clients in (1, 4, 16):
-            base_rate, *_ = asyncio.run(drive(status, clients, args.seconds / 2))
-            rate, p50, p99, errors = asyncio.run(drive(lookup, clients, args.seconds))
+            base_rate, *_ = run_status(clients, args.seconds / 2)
+            rate, p50, p99, errors = run_lookup(clients, args.seconds)
             rows.append(
                 (
                     "hash lookup",
@@ -192,17 +289,22 @@ def main() -> None:
                     f"{rate / base_rate:.2f}" + (f" errors={errors}" if errors else ""),
                 )
             )
-        for clients in (1, 4, 16):
-            rate, p50, p99, errors = asyncio.run(drive(upload, clients, args.seconds))
-            rows.append(
-                (
-                    "upload lookup 512x512",
-                    str(clients),
-                    f"{rate:,.0f}/s (p50 {p50:.1f} ms, p99 {p99:.1f} ms)",
-                    "",
-                    "",
+        for label, path in (
+            ("upload lookup, robust", "/m/lookup"),
+            ("upload lookup, plain PDQ", "/m/lookup?robust=false"),
+        ):
+            upload_path = path
+            for clients in (1, 4, 16):
+                rate, p50, p99, errors = run_upload(clients, args.seconds)
+                rows.append(
+                    (
+                        label,
+                        str(clients),
+                        f"{rate:,.0f}/s (p50 {p50:.1f} ms, p99 {p99:.1f} ms)",
+                        "",
+                        "",
+                    )
                 )
-            )
 
         server_b = start_server(home, port_b, env)
         try:

@@ -74,6 +74,11 @@ class Settings(BaseSettings):
         le=100,
         description="PDQ hashes of lower quality are not banked or matched.",
     )
+    robust_matching: bool = Field(
+        default=True,
+        description="Match photos by several PDQ views (orientations, borders trimmed, the "
+        "salient frame, rotation undone) against the plain PDQ banks; off: plain PDQ only.",
+    )
     vpdq_fps: float = Field(default=1.0, gt=0, description="Frames per second sampled for vPDQ.")
     matcher_poll_seconds: float = Field(
         default=0.5, gt=0, description="How often a matcher follows bank changes."

@@ -102,7 +102,12 @@ class Accord:
     def matcher(self) -> Matcher:
         from accord.matching.matcher import Matcher
 
-        matcher = Matcher(self.db, self.signals, poll_seconds=self.settings.matcher_poll_seconds)
+        matcher = Matcher(
+            self.db,
+            self.signals,
+            poll_seconds=self.settings.matcher_poll_seconds,
+            snapshot_dir=self.settings.home / "index",
+        )
         self.banks.on_change(matcher.mark_dirty)
         return matcher
 
@@ -122,7 +127,12 @@ class Accord:
             max_bytes=s.max_upload_bytes, timeout=s.fetch_timeout, allow=tuple(s.fetch_allow)
         )
         return LookupService(
-            self.signals, self.matcher, self.media_limits, policy, min_quality=s.pdq_min_quality
+            self.signals,
+            self.matcher,
+            self.media_limits,
+            policy,
+            min_quality=s.pdq_min_quality,
+            robust=s.robust_matching,
         )
 
     @cached_property

@@ -171,3 +171,47 @@ def test_change_feed_is_ordered_and_complete(store):
     assert [c.op for c in feed] == ["add"] * 5 + ["remove"]
     assert [c.seq for c in feed] == sorted(c.seq for c in feed)
     assert json.dumps([c.content_id for c in feed]) == json.dumps([*ids, ids[0]])
+
+
+def test_a_matcher_starts_from_a_snapshot_and_replays_the_feed(settings, clock, accord):
+    from accord.runtime import Accord
+
+    accord.banks.create_bank("TVEC", actor="t")
+    ids = accord.banks.add_many(
+        "TVEC",
+        [ContentInput(signals={"pdq": near(A, i), "md5": f"{i:032x}"}) for i in range(20)],
+        source="s",
+        actor="t",
+    )
+    accord.matcher.save_snapshot()
+    assert (settings.home / "index" / "matcher.json").exists()
+    # changes after the snapshot: one removal, one addition
+    accord.banks.remove_content("TVEC", ids[0], actor="t")
+    added = accord.banks.add_content(
+        "TVEC", ContentInput(signals={"pdq": B}), source="s", actor="t"
+    )
+    fresh = Accord(settings, clock=clock)
+    try:
+        got = {m.content_id for m in fresh.matcher.lookup("pdq", A).matches}
+        assert got == set(ids[1:20])
+        assert [m.content_id for m in fresh.matcher.lookup("pdq", B).matches] == [added.id]
+        assert fresh.matcher.lookup("md5", f"{0:032x}").matches == []
+        assert fresh.matcher.lookup("md5", f"{5:032x}").matches[0].content_id == ids[5]
+    finally:
+        fresh.close()
+
+
+def test_a_damaged_snapshot_is_ignored_not_trusted(settings, clock, accord):
+    from accord.runtime import Accord
+
+    accord.banks.create_bank("TVEC", actor="t")
+    content = accord.banks.add_content(
+        "TVEC", ContentInput(signals={"pdq": A}), source="s", actor="t"
+    )
+    accord.matcher.save_snapshot()
+    (settings.home / "index" / "bank.npy").write_bytes(b"garbage")
+    fresh = Accord(settings, clock=clock)
+    try:
+        assert [m.content_id for m in fresh.matcher.lookup("pdq", A).matches] == [content.id]
+    finally:
+        fresh.close()

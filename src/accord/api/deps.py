@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -16,7 +16,12 @@ __all__ = ["AccordDep", "PrincipalDep", "get_accord", "get_principal", "requires
 _bearer = HTTPBearer(auto_error=False, description="An accord API key: `accord keys create`.")
 
 
-def get_accord(request: Request) -> Accord:
+# Dependencies are ``async def`` so that FastAPI runs them on the event loop instead
+# of hopping to the thread pool for each one: they are cheap (authentication is
+# cached per process), and the hops cost more than the work on a 2-core machine.
+
+
+async def get_accord(request: Request) -> Accord:
     accord: Accord = request.app.state.accord
     return accord
 
@@ -24,7 +29,7 @@ def get_accord(request: Request) -> Accord:
 AccordDep = Annotated[Accord, Depends(get_accord)]
 
 
-def get_principal(
+async def get_principal(
     accord: AccordDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
@@ -34,10 +39,10 @@ def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def requires(permission: str) -> Callable[[Principal], Principal]:
+def requires(permission: str) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that authenticates the caller and checks one permission."""
 
-    def check(principal: PrincipalDep) -> Principal:
+    async def check(principal: PrincipalDep) -> Principal:
         principal.require(permission)
         return principal
 

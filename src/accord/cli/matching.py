@@ -390,3 +390,24 @@ def exchange_peers() -> None:
     """List the peers this instance follows and how far it has read."""
     for peer in get_accord().exchange.peers():
         typer.echo(json.dumps(peer))
+
+
+index_app = typer.Typer(help="The matcher's in-memory indexes.", no_args_is_help=True)
+app.add_typer(index_app, name="index")
+
+
+@index_app.command("snapshot")
+def index_snapshot() -> None:
+    """Write the PDQ index as plain arrays under the home, so matchers start in seconds."""
+    accord = get_accord()
+    seq = accord.matcher.save_snapshot()
+    size = accord.matcher.status("pdq")["pdq"].size
+    where = accord.matcher.snapshot_dir
+    err.print(f"snapshot of {size} PDQ hashes at feed position {seq} in {where}")
+
+
+@index_app.command("status")
+def index_status() -> None:
+    """Size and feed position of each signal type's index."""
+    for name, s in get_accord().matcher.status().items():
+        typer.echo(json.dumps({"signal_type": name, "size": s.size, "built_to": s.built_to}))

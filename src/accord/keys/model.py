@@ -39,6 +39,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "banks.export": frozenset({Role.CURATOR, Role.AUDITOR}),
     "keys.manage": frozenset(),
     "ledger.read": frozenset({Role.AUDITOR}),
+    "ledger.cosign": frozenset({Role.AUDITOR}),
+    "ledger.checkpoint": frozenset(),
     # data rights: a user key reads and changes only its own subject's choices (see accord.rights)
     "rights.read": frozenset({Role.AUDITOR, Role.USER}),
     "rights.write": frozenset({Role.USER}),
@@ -52,8 +54,6 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     ),
     "moderation.statements": frozenset({Role.MODERATOR, Role.AUDITOR, Role.USER}),
     "moderation.redirect": frozenset(Role),
-    "ledger.cosign": frozenset({Role.AUDITOR}),
-    "ledger.checkpoint": frozenset(),
     # transparency reports (accord.reporting); issuing one may sign a checkpoint
     "reports.read": frozenset({Role.AUDITOR}),
 }

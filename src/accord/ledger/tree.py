@@ -23,7 +23,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, union_all, update
 
 from accord.errors import Conflict, InvalidInput
 from accord.ledger import merkle
@@ -43,11 +43,14 @@ _CACHE_SIZE = 65_536
 
 
 # Built once: SQLAlchemy then reuses their compiled form; the lists expand per call.
-_LEAVES = select(ledger_events.c.seq, ledger_events.c.leaf_hash).where(
-    ledger_events.c.seq.in_(bindparam("seqs", expanding=True))
-)
-_NODES = select(ledger_nodes.c.node, ledger_nodes.c.hash).where(
-    ledger_nodes.c.node.in_(bindparam("nodes", expanding=True))
+# One round trip for both kinds: leaves come back keyed like nodes (seq * 64 + 0).
+_NODES = union_all(
+    select((ledger_events.c.seq * 64).label("node"), ledger_events.c.leaf_hash.label("hash")).where(
+        ledger_events.c.seq.in_(bindparam("seqs", expanding=True))
+    ),
+    select(ledger_nodes.c.node, ledger_nodes.c.hash).where(
+        ledger_nodes.c.node.in_(bindparam("nodes", expanding=True))
+    ),
 )
 _SIZE = select(ledger_tree.c.size).where(ledger_tree.c.id == 1)
 
@@ -179,11 +182,9 @@ class StoredTree:
                 leaves.extend(range(idx << level, (idx + 1) << level))
             else:
                 inner.append(key)
-        if leaves:
-            for seq, h in conn.execute(_LEAVES, {"seqs": leaves}):
-                found[(0, int(seq))] = bytes(h)
-        if inner:
-            for node, h in conn.execute(_NODES, {"nodes": [_node_id(*k) for k in inner]}):
+        if leaves or inner:
+            params = {"seqs": leaves, "nodes": [_node_id(*k) for k in inner]}
+            for node, h in conn.execute(_NODES, params):
                 key = (int(node) & 63, int(node) >> 6)
                 found[key] = bytes(h)
                 if cache and key[0] >= _CACHE_MIN_LEVEL:

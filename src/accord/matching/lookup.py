@@ -9,12 +9,14 @@ listener (the moderation service turns them into automated reports).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from accord.fetch import FetchPolicy, fetch
 from accord.matching.matcher import LookupResult, Matcher
+from accord.matching.model import Match
+from accord.matching.robust import robust_views
 from accord.signals.base import ContentType, Hashed
-from accord.signals.media import MediaLimits
+from accord.signals.media import DecodedImage, MediaLimits
 from accord.signals.registry import SignalRegistry
 
 __all__ = ["ContentMatch", "LookupService"]
@@ -45,16 +47,41 @@ class LookupService:
         fetch_policy: FetchPolicy,
         *,
         min_quality: int = 50,
+        robust: bool = True,
     ) -> None:
         self.registry = registry
         self.matcher = matcher
         self.limits = limits
         self.fetch_policy = fetch_policy
         self.min_quality = min_quality
+        self.robust = robust
         self._listeners: list[MatchListener] = []
 
     def on_match(self, listener: MatchListener) -> None:
         self._listeners.append(listener)
+
+    def _match_views(
+        self, image: DecodedImage, banks: list[str] | None, bypass_coinflip: bool
+    ) -> LookupResult:
+        """Robust PDQ matching: look up every view of the image (the plain PDQ first, then
+        orientations, trimmed borders, the salient frame, the unrotated image) against
+        the plain PDQ banks and keep, per banked item, the nearest view."""
+        best: dict[tuple[str, int], Match] = {}
+        suppressed: dict[tuple[str, int], Match] = {}
+        for number, view in enumerate(robust_views(image.pixels)):
+            if view.quality < self.min_quality and number > 0:
+                continue
+            result = self.matcher.lookup(
+                "pdq", view.pdq_hex, banks_filter=banks, bypass_coinflip=bypass_coinflip
+            )
+            for match in result.matches:
+                key = (match.bank, match.content_id)
+                if key not in best or match.distance < best[key].distance:
+                    best[key] = replace(match, detail={**match.detail, "view": float(number)})
+            for match in result.suppressed_by:
+                suppressed.setdefault((match.bank, match.content_id), match)
+        ordered = sorted(best.values(), key=lambda m: (m.distance, m.bank, m.content_id))
+        return LookupResult("pdq", ordered, suppressed_by=list(suppressed.values()))
 
     def fetch(self, url: str) -> bytes:
         return fetch(url, self.fetch_policy)
@@ -90,8 +117,18 @@ class LookupService:
         banks: Iterable[str] | None = None,
         only: Iterable[str] | None = None,
         bypass_coinflip: bool = False,
+        robust: bool | None = None,
     ) -> ContentMatch:
-        hashes = self.hash(content_type, data, only=only)
+        images: list[DecodedImage] = []
+        use_views = self.robust if robust is None else robust
+        wants_views = use_views and (only is None or "pdq" in set(only))
+        hashes = self.registry.hash(
+            content_type,
+            data,
+            self.limits,
+            only=only,
+            on_image=images.append if wants_views else None,
+        )
         bank_list = list(banks) if banks is not None else None
         results: dict[str, LookupResult] = {}
         skipped: dict[str, str] = {}
@@ -100,6 +137,9 @@ class LookupService:
                 skipped[hashed.signal_type] = (
                     f"quality {hashed.quality} is below the minimum {self.min_quality}"
                 )
+                continue
+            if hashed.signal_type == "pdq" and images:
+                results["pdq"] = self._match_views(images[0], bank_list, bypass_coinflip)
                 continue
             results[hashed.signal_type] = self.matcher.lookup(
                 hashed.signal_type,

@@ -7,7 +7,7 @@ that hashes that content type computes its signal → a list of :class:`Hashed`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from accord.errors import InvalidInput, UnknownSignalType
@@ -24,7 +24,7 @@ from accord.signals.base import (
 
 if TYPE_CHECKING:
     from accord.config import Settings
-    from accord.signals.media import MediaLimits
+    from accord.signals.media import DecodedImage, MediaLimits
 
 __all__ = ["SignalRegistry", "default_registry"]
 
@@ -70,8 +70,12 @@ class SignalRegistry:
         limits: MediaLimits,
         *,
         only: Iterable[str] | None = None,
+        on_image: Callable[[DecodedImage], None] | None = None,
     ) -> list[Hashed]:
-        """Every signal of ``data`` as ``content_type`` (optionally only the named types)."""
+        """Every signal of ``data`` as ``content_type`` (optionally only the named types).
+
+        ``on_image`` receives a photo's decoded image, so that a caller that needs
+        more from it (robust matching's extra views) does not decode it twice."""
         from accord.signals import media
 
         try:
@@ -90,6 +94,8 @@ class SignalRegistry:
         out: list[Hashed] = []
         if ctype is ContentType.PHOTO:
             image = media.decode_image(data, limits)
+            if on_image is not None:
+                on_image(image)
             for t in types:
                 if isinstance(t, ImageHasher):
                     out.append(t.hash_image(image))

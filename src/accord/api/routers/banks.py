@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from accord.api.deps import AccordDep, requires
 from accord.api.uploads import guess_content_type, read_upload
@@ -116,6 +117,10 @@ class ContentMatchOut(BaseModel):
     results: dict[str, ResultOut]
     skipped: dict[str, str]
     matched: bool
+    reports: list[int] = Field(
+        default_factory=list,
+        description="automated reports filed (when subject_id was given and something matched)",
+    )
 
 
 class SignalQuery(BaseModel):
@@ -314,7 +319,7 @@ async def add_media(
     note = None
     if url:
         ctype = guess_content_type(url, request.query_params.get("content_type"))
-        data = accord.lookups.fetch(url)
+        data = await run_in_threadpool(accord.lookups.fetch, url)
         source = f"url:{url}"
     else:
         form = await request.form()
@@ -330,7 +335,7 @@ async def add_media(
         source = f"upload:{ctype.value}"
     hashed = [
         h
-        for h in accord.lookups.hash(ctype, data)
+        for h in await run_in_threadpool(accord.lookups.hash, ctype, data)
         if h.quality is None or h.quality >= accord.settings.pdq_min_quality
     ]
     if not hashed:
@@ -372,12 +377,12 @@ async def hash_media(
 ) -> list[HashOut]:
     if url:
         ctype = guess_content_type(url, request.query_params.get("content_type"))
-        data = accord.lookups.fetch(url)
+        data = await run_in_threadpool(accord.lookups.fetch, url)
     else:
         ctype, data = await read_upload(request, accord)
     return [
         HashOut(signal_type=h.signal_type, value=h.value, quality=h.quality)
-        for h in accord.lookups.hash(ctype, data)
+        for h in await run_in_threadpool(accord.lookups.hash, ctype, data)
     ]
 
 
@@ -388,14 +393,34 @@ async def match_media(
     _: MatchCaller,
     url: str | None = None,
     banks: str | None = None,
+    subject_id: str | None = None,
+    subject_type: str = "content",
+    account: str | None = None,
+    reach: int = 0,
+    robust: bool | None = None,
 ) -> ContentMatchOut:
+    """Name the platform's ``subject_id`` (and the uploading ``account``) to have every
+    matching bank file an automated report for review."""
     if url:
         ctype = guess_content_type(url, request.query_params.get("content_type"))
-        data = accord.lookups.fetch(url)
+        data = await run_in_threadpool(accord.lookups.fetch, url)
     else:
         ctype, data = await read_upload(request, accord)
     bank_list = [b for b in banks.split(",") if b] if banks else None
-    return _content_match_out(accord.lookups.match_content(ctype, data, banks=bank_list))
+    outcome = await run_in_threadpool(
+        lambda: accord.lookups.match_content(ctype, data, banks=bank_list, robust=robust)
+    )
+    out = _content_match_out(outcome)
+    if subject_id and outcome.matched:
+        from accord.moderation.automation import Subject, report_content_match
+
+        receipts = report_content_match(
+            accord.moderation,
+            outcome,
+            Subject(subject_id=subject_id, subject_type=subject_type, account=account, reach=reach),
+        )
+        out.reports = [r.report_id for r in receipts]
+    return out
 
 
 @router.post("/match/signals", response_model=list[ResultOut], summary="Match many signals")
