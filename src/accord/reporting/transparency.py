@@ -155,9 +155,10 @@ class Report:
 
 def _seconds(later: str, earlier: str) -> float:
     """Seconds between two RFC 3339 UTC times as accord writes them (``...Z``)."""
-    a = datetime.fromisoformat(later.removesuffix("Z"))
-    b = datetime.fromisoformat(earlier.removesuffix("Z"))
-    return (a - b).total_seconds()
+    return (_parse(later) - _parse(earlier)).total_seconds()
+
+
+_parse = datetime.fromisoformat  # reads the "Z" of accord's times (Python >= 3.11)
 
 
 def _median(values: list[float]) -> float | None:
@@ -240,16 +241,16 @@ class Tally:
         source = d.get("source") or "unknown"
         if source == "automated":
             if within:
-                self._n("own_initiative", "automated_reports")
+                self.counts["own_initiative", "automated_reports", ""] += 1
             return
         self._pending.setdefault(d.get("case"), []).append(t)
         if not within:
             return
-        self._n("notices", "received")
+        self.counts["notices", "received", ""] += 1
         self._n("notices", "received_by_category", str(d.get("reason") or "unknown"))
-        self._n("notices", "received_by_source", source)
+        self.counts["notices", "received_by_source", source] += 1
         if source == "trusted_flagger":
-            self._n("notices", "from_trusted_flaggers")
+            self.counts["notices", "from_trusted_flaggers", ""] += 1
 
     def _first_review(self, case: Any, t: str, within: bool) -> None:
         if self.partial and case not in self._first_reviews:
@@ -273,20 +274,20 @@ class Tally:
         opened = d.get("opened_at")
         automated = str(d.get("automated_decision") or _NOT_AUTOMATED)
         detection = bool(d.get("automated_detection"))
-        self._n("automation", "decisions")
-        self._n("automation", "decisions_by_automation", automated)
+        self.counts["automation", "decisions", ""] += 1
+        self.counts["automation", "decisions_by_automation", automated] += 1
         if automated != _NOT_AUTOMATED:
-            self._n("automation", "automated_decisions")
+            self.counts["automation", "automated_decisions", ""] += 1
         if detection:
-            self._n("automation", "decisions_with_automated_detection")
+            self.counts["automation", "decisions_with_automated_detection", ""] += 1
         if any(s in _NOTICE_SOURCES for s in sources):
             if acted:
-                self._n("notices", "actioned")
-                self._n("notices", "actioned_by_category", category)
+                self.counts["notices", "actioned", ""] += 1
+                self.counts["notices", "actioned_by_category", category] += 1
                 self._n("notices", "actioned_by_ground", str(d.get("ground") or "unspecified"))
-                self._n("notices", "actioned_by_action", action)
+                self.counts["notices", "actioned_by_action", action] += 1
             else:
-                self._n("notices", "closed_without_action")
+                self.counts["notices", "closed_without_action", ""] += 1
             if opened:
                 self.durations["notices.act"].append(_seconds(t, opened))
         elif acted:
@@ -295,18 +296,20 @@ class Tally:
                 if detection
                 else ("human")
             )
-            self._n("own_initiative", "actions")
-            self._n("own_initiative", "actions_by_category", category)
-            self._n("own_initiative", "actions_by_detection_method", method)
-            self._n("own_initiative", "actions_by_action", action)
+            self.counts["own_initiative", "actions", ""] += 1
+            self.counts["own_initiative", "actions_by_category", category] += 1
+            self.counts["own_initiative", "actions_by_detection_method", method] += 1
+            self.counts["own_initiative", "actions_by_action", action] += 1
         if action in _REMOVALS:
             if labels:
-                self._n("christchurch", "hash_matched_removals")
+                self.counts["christchurch", "hash_matched_removals", ""] += 1
                 for label in labels:
-                    self._n("christchurch", "hash_matched_removals_by_bank_label", str(label))
+                    self.counts[
+                        "christchurch", "hash_matched_removals_by_bank_label", str(label)
+                    ] += 1
             if d.get("subject_type") == "livestream":
-                self._n("christchurch", "livestreams_cut")
-                self._n("christchurch", "livestreams_cut_by_means", "moderation_decision")
+                self.counts["christchurch", "livestreams_cut", ""] += 1
+                self.counts["christchurch", "livestreams_cut_by_means", "moderation_decision"] += 1
                 if opened:
                     self.durations["christchurch.cut"].append(_seconds(t, opened))
 
@@ -314,7 +317,7 @@ class Tally:
         self, kind: str, seq: int, d: Mapping[str, Any], t: str, within: bool
     ) -> None:
         if within:
-            self._n("complaints", "received")
+            self.counts["complaints", "received", ""] += 1
             self._n(
                 "complaints", "received_by_appellant", str(d.get("appellant_kind") or "unknown")
             )
@@ -325,23 +328,23 @@ class Tally:
         if not within:
             return
         outcome = str(d.get("outcome") or "unknown")
-        self._n("complaints", "decided")
-        self._n("complaints", "decided_by_outcome", outcome)
+        self.counts["complaints", "decided", ""] += 1
+        self.counts["complaints", "decided_by_outcome", outcome] += 1
         if d.get("opened_at"):
             self.durations["complaints.decide"].append(_seconds(t, str(d["opened_at"])))
         if outcome == "reversed":
-            self._n("complaints", "reversals")
+            self.counts["complaints", "reversals", ""] += 1
             automated = d.get("automated_decision")
             if automated is not None and automated != _NOT_AUTOMATED:
-                self._n("automation", "automated_decisions_reversed")
+                self.counts["automation", "automated_decisions_reversed", ""] += 1
 
     def _restriction(self, kind: str, seq: int, d: Mapping[str, Any], t: str, within: bool) -> None:
         if within:
             kind = str(d.get("kind") or "unknown")
             if kind == "feature":
                 kind = f"feature:{d.get('feature') or '?'}"
-            self._n("restrictions", "applied")
-            self._n("restrictions", "applied_by_type", kind)
+            self.counts["restrictions", "applied", ""] += 1
+            self.counts["restrictions", "applied_by_type", kind] += 1
 
     def _redirects(self, kind: str, seq: int, d: Mapping[str, Any], t: str, within: bool) -> None:
         if not within:
@@ -363,15 +366,15 @@ class Tally:
                 return
 
     def _objection(self, seq: int, channel: str) -> None:
-        self._n("christchurch", "ai_training_objections_received")
-        self._n("christchurch", "ai_training_objections_by_kind", channel)
+        self.counts["christchurch", "ai_training_objections_received", ""] += 1
+        self.counts["christchurch", "ai_training_objections_by_kind", channel] += 1
         self._objections.append(seq)
 
     def _gate(self, kind: str, seq: int, d: Mapping[str, Any], t: str, within: bool) -> None:
         registry = d.get("registry_seq")
         if within and d.get("purpose") == _AI_PURPOSE and isinstance(registry, int):
             self._gate_seq = max(self._gate_seq, registry)
-            self._n("christchurch", "ai_training_gate_runs")
+            self.counts["christchurch", "ai_training_gate_runs", ""] += 1
 
     def _live(self, kind: str, seq: int, d: Mapping[str, Any], t: str, within: bool) -> None:
         """``live.*`` kinds (accord.live) are counted when present; a cut carries
@@ -379,10 +382,10 @@ class Tally:
         self._live_seen = True
         if not within:
             return
-        self._n("christchurch", "live_events", kind)
+        self.counts["christchurch", "live_events", kind] += 1
         if kind.endswith("cut"):
-            self._n("christchurch", "livestreams_cut")
-            self._n("christchurch", "livestreams_cut_by_means", "live_lane")
+            self.counts["christchurch", "livestreams_cut", ""] += 1
+            self.counts["christchurch", "livestreams_cut_by_means", "live_lane"] += 1
             since = d.get("flagged_at") or d.get("started_at")
             if since:
                 self.durations["christchurch.cut"].append(_seconds(t, str(since)))
@@ -475,7 +478,7 @@ _HANDLERS = {
 def _count(section: str, name: str) -> Any:
     def handler(self: Tally, kind: str, seq: int, d: Mapping[str, Any], t: str, w: bool) -> None:
         if w:
-            self._n(section, name)
+            self.counts[section, name, ""] += 1
 
     return handler
 
