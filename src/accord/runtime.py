@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from accord.matching.service import BankService
     from accord.moderation.service import ModerationService
     from accord.moderation.webhooks import WebhookDispatcher
+    from accord.reporting.service import ReportService
     from accord.rights.service import RightsService
     from accord.signals.media import MediaLimits
     from accord.signals.registry import SignalRegistry
@@ -153,6 +154,12 @@ class Accord:
         from accord.moderation.webhooks import WebhookDispatcher
 
         return WebhookDispatcher(self.db, self.clock, self.moderation.config)
+
+    @cached_property
+    def reports(self) -> ReportService:
+        from accord.reporting.service import ReportService
+
+        return ReportService(self.ledger, self.ledger_service)
 
     def close(self) -> None:
         if "webhooks" in self.__dict__:

@@ -11,8 +11,9 @@ from accord.store.base import metadata
 
 def _ledger_diff(diff: list) -> list:
     def about_ledger(item) -> bool:
+        # a ledger table, or an item naming one; not other tables' ledger_seq columns
         text = repr(item)
-        return "ledger_" in text
+        return "Table('ledger_" in text or ", 'ledger_" in text
 
     return [d for d in diff if about_ledger(d)]
 

@@ -52,7 +52,7 @@ def create_app(accord: Accord | None = None, *, start_matcher: bool = True) -> F
     app.state.accord = accord
     install_error_handlers(app)
 
-    from accord.api.routers import banks, exchange, hma, ledger, moderation, rights, status
+    from accord.api.routers import banks, exchange, hma, ledger, moderation, reports, rights, status
 
     app.include_router(status.router)
     app.include_router(hma.router)
@@ -61,4 +61,5 @@ def create_app(accord: Accord | None = None, *, start_matcher: bool = True) -> F
     app.include_router(rights.router, prefix="/v1")
     app.include_router(moderation.router, prefix="/v1")
     app.include_router(ledger.router, prefix="/v1")
+    app.include_router(reports.router, prefix="/v1")
     return app

@@ -54,6 +54,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     ),
     "moderation.statements": frozenset({Role.MODERATOR, Role.AUDITOR, Role.USER}),
     "moderation.redirect": frozenset(Role),
+    # transparency reports (accord.reporting); issuing one may sign a checkpoint
+    "reports.read": frozenset({Role.AUDITOR}),
 }
 
 

@@ -897,6 +897,14 @@ class ModerationService(PublishingMixin):
                 )
                 .returning(decisions.c.id)
             ).scalar_one()
+            # what transparency reports need, carried by the event itself (accord.reporting)
+            flagged = conn.execute(
+                select(reports.c.source, reports.c.labels).where(reports.c.case_id == case_id)
+            ).all()
+            sources = sorted({s for s, _ in flagged})
+            match_labels = sorted(
+                {lab for s, labs in flagged if s == Source.AUTOMATED.value for lab in labs or []}
+            )
             events: list[tuple[str, Mapping[str, Any], str | None]] = [
                 (
                     "moderation.decision_made",
@@ -908,6 +916,13 @@ class ModerationService(PublishingMixin):
                         "account": self._p(account),
                         "automated_detection": detection,
                         "automated_decision": AUTOMATED_DECISION[automated_decision],
+                        "category": policy.dsa_category if policy else None,
+                        "ground": policy.ground if policy else None,
+                        "reason": row.reason,
+                        "subject_type": row.subject_type,
+                        "opened_at": row.opened_at,
+                        "sources": sources,
+                        "match_labels": match_labels,
                     },
                     actor,
                 )
@@ -1023,12 +1038,6 @@ class ModerationService(PublishingMixin):
                 )
             statement: dict[str, Any] | None = None
             if policy is not None and (act is not Action.NONE or made):
-                sources = [
-                    s
-                    for (s,) in conn.execute(
-                        select(reports.c.source).where(reports.c.case_id == case_id).distinct()
-                    ).all()
-                ]
                 statement = dsa.build_statement(
                     puid=f"{self.config.platform_prefix}-decision-{decision_id}",
                     action=act.value,
@@ -1367,7 +1376,17 @@ class ModerationService(PublishingMixin):
             events: list[tuple[str, Mapping[str, Any], str | None]] = [
                 (
                     "moderation.appeal_decided",
-                    {"appeal": appeal_id, "decision": dec.id, "outcome": outcome},
+                    {
+                        "appeal": appeal_id,
+                        "decision": dec.id,
+                        "outcome": outcome,
+                        # for transparency reports (accord.reporting): handling time, accuracy
+                        "opened_at": ap.created_at,
+                        "action": dec.action,
+                        "policy": dec.policy_id,
+                        "automated_decision": dec.automated_decision,
+                        "appellant_kind": ap.appellant_kind,
+                    },
                     reviewer,
                 )
             ]
