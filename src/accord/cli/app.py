@@ -67,6 +67,13 @@ def run(argv: list[str] | None = None) -> int:
             if isinstance(exc, cls):
                 return code
         return 1
+    except OSError as exc:  # a file named on the command line that cannot be read or written
+        where = f": {exc.filename}" if exc.filename else ""
+        name = exc.filename if isinstance(exc.filename, str) else ""
+        if len(name) > 120:
+            where = f": {name[:60]}... (a file path was expected)"
+        err.print(f"error: {exc.strerror or exc}{where}", markup=False, highlight=False)
+        return 2
     except typer.Exit as exc:
         return int(exc.exit_code)
     except typer.Abort:

@@ -8,6 +8,7 @@ sends the ones not yet submitted to the configured endpoint with a token.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -28,8 +29,15 @@ app.add_typer(moderation_app, name="moderation")
 app.add_typer(dsa_app, name="dsa")
 
 
+def _plain(value: object) -> object:
+    """JSON-ready form of service results (slotted dataclasses have no ``__dict__``)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return getattr(value, "__dict__", str(value))
+
+
 def _json(value: object) -> None:
-    typer.echo(json.dumps(value, indent=2, default=lambda o: getattr(o, "__dict__", str(o))))
+    typer.echo(json.dumps(value, indent=2, default=_plain))
 
 
 @moderation_app.command("check-config")
