@@ -6,16 +6,14 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from accord.api.deps import AccordDep, requires
 from accord.api.uploads import guess_content_type, read_upload
 from accord.errors import InvalidInput
 from accord.keys.service import Principal
-from accord.matching.lookup import ContentMatch
-from accord.matching.matcher import LookupResult
-from accord.matching.model import Bank, BankKind, Content, Match
+from accord.matching.model import BankKind
 from accord.matching.service import ContentInput
 
 router = APIRouter(tags=["banks and matching"])
@@ -26,6 +24,12 @@ BankReader = Annotated[Principal, Depends(requires("banks.read"))]
 BankWriter = Annotated[Principal, Depends(requires("banks.write"))]
 
 MAX_BULK = 100_000
+
+
+class _Out(BaseModel):
+    """Answers read straight from the service's values (dataclasses) by attribute."""
+
+    model_config = ConfigDict(from_attributes=True)
 
 
 class BankIn(BaseModel):
@@ -44,7 +48,7 @@ class BankPatch(BaseModel):
     thresholds: dict[str, float] | None = None
 
 
-class BankOut(BaseModel):
+class BankOut(_Out):
     name: str
     kind: BankKind
     enabled: bool
@@ -70,7 +74,7 @@ class BulkIn(BaseModel):
     source: str = Field("api:bulk", description="where these came from (provenance)")
 
 
-class ContentOut(BaseModel):
+class ContentOut(_Out):
     id: int
     bank: str
     signals: dict[str, str]
@@ -89,7 +93,7 @@ class ContentPatch(BaseModel):
     labels: dict[str, list[str] | str] | None = None
 
 
-class MatchOut(BaseModel):
+class MatchOut(_Out):
     bank: str
     content_id: int
     signal_type: str
@@ -98,20 +102,20 @@ class MatchOut(BaseModel):
     detail: dict[str, float]
 
 
-class ResultOut(BaseModel):
+class ResultOut(_Out):
     matches: list[MatchOut]
     suppressed_by: list[MatchOut] = Field(
         default_factory=list, description="negative-bank matches that silenced this signal"
     )
 
 
-class HashOut(BaseModel):
+class HashOut(_Out):
     signal_type: str
     value: str
     quality: int | None
 
 
-class ContentMatchOut(BaseModel):
+class ContentMatchOut(_Out):
     content_type: str
     hashes: list[HashOut]
     results: dict[str, ResultOut]
@@ -134,65 +138,6 @@ class SignalsIn(BaseModel):
     bypass_coinflip: bool = False
 
 
-def _bank_out(b: Bank) -> BankOut:
-    return BankOut(
-        name=b.name,
-        kind=b.kind,
-        enabled=b.enabled,
-        matching_enabled_ratio=b.matching_enabled_ratio,
-        description=b.description,
-        thresholds=b.thresholds,
-        created_at=b.created_at,
-        updated_at=b.updated_at,
-    )
-
-
-def _content_out(c: Content) -> ContentOut:
-    return ContentOut(
-        id=c.id,
-        bank=c.bank,
-        signals=c.signals,
-        labels=c.labels,
-        enabled=c.enabled,
-        source=c.source,
-        added_by=c.added_by,
-        added_at=c.added_at,
-        note=c.note,
-        external_id=c.external_id,
-        metadata=c.metadata,
-    )
-
-
-def _match_out(m: Match) -> MatchOut:
-    return MatchOut(
-        bank=m.bank,
-        content_id=m.content_id,
-        signal_type=m.signal_type,
-        distance=m.distance,
-        labels=m.labels,
-        detail=m.detail,
-    )
-
-
-def _result_out(r: LookupResult) -> ResultOut:
-    return ResultOut(
-        matches=[_match_out(m) for m in r.matches],
-        suppressed_by=[_match_out(m) for m in r.suppressed_by],
-    )
-
-
-def _content_match_out(o: ContentMatch) -> ContentMatchOut:
-    return ContentMatchOut(
-        content_type=o.content_type.value,
-        hashes=[
-            HashOut(signal_type=h.signal_type, value=h.value, quality=h.quality) for h in o.hashes
-        ],
-        results={t: _result_out(r) for t, r in o.results.items()},
-        skipped=o.skipped,
-        matched=o.matched,
-    )
-
-
 def _input(item: ContentIn) -> ContentInput:
     return ContentInput(
         signals=item.signals,
@@ -205,7 +150,7 @@ def _input(item: ContentIn) -> ContentInput:
 
 @router.get("/banks", response_model=list[BankOut], summary="List banks")
 def list_banks(accord: AccordDep, _: BankReader) -> list[BankOut]:
-    return [_bank_out(b) for b in accord.banks.list_banks()]
+    return [BankOut.model_validate(b) for b in accord.banks.list_banks()]
 
 
 @router.post("/banks", response_model=BankOut, status_code=201, summary="Create a bank")
@@ -219,17 +164,17 @@ def create_bank(body: BankIn, accord: AccordDep, principal: BankWriter) -> BankO
         thresholds=body.thresholds,
         actor=principal.actor,
     )
-    return _bank_out(bank)
+    return BankOut.model_validate(bank)
 
 
 @router.get("/banks/{name}", response_model=BankOut, summary="Show a bank")
 def show_bank(name: str, accord: AccordDep, _: BankReader) -> BankOut:
-    return _bank_out(accord.banks.get_bank(name))
+    return BankOut.model_validate(accord.banks.get_bank(name))
 
 
 @router.patch("/banks/{name}", response_model=BankOut, summary="Update a bank")
 def update_bank(name: str, body: BankPatch, accord: AccordDep, principal: BankWriter) -> BankOut:
-    return _bank_out(
+    return BankOut.model_validate(
         accord.banks.update_bank(
             name,
             enabled=body.enabled,
@@ -256,7 +201,7 @@ def list_content(
     for c in accord.banks.iter_content(name, batch=limit):
         if c.id <= after:
             continue
-        out.append(_content_out(c))
+        out.append(ContentOut.model_validate(c))
         if len(out) >= limit:
             break
     return out
@@ -266,7 +211,7 @@ def list_content(
     "/banks/{name}/content", response_model=ContentOut, status_code=201, summary="Bank one item"
 )
 def add_content(name: str, body: ContentIn, accord: AccordDep, principal: BankWriter) -> ContentOut:
-    return _content_out(
+    return ContentOut.model_validate(
         accord.banks.add_content(name, _input(body), source="api", actor=principal.actor)
     )
 
@@ -340,7 +285,7 @@ async def add_media(
     ]
     if not hashed:
         raise InvalidInput("every hash of this content is below the minimum quality")
-    return _content_out(
+    return ContentOut.model_validate(
         accord.banks.add_hashed(
             name, hashed, labels=labels, note=note, source=source, actor=principal.actor
         )
@@ -349,7 +294,7 @@ async def add_media(
 
 @router.get("/banks/{name}/content/{content_id}", response_model=ContentOut)
 def get_content(name: str, content_id: int, accord: AccordDep, _: BankReader) -> ContentOut:
-    return _content_out(accord.banks.get_content(name, content_id))
+    return ContentOut.model_validate(accord.banks.get_content(name, content_id))
 
 
 @router.patch("/banks/{name}/content/{content_id}", response_model=ContentOut)
@@ -363,7 +308,7 @@ def patch_content(
         content = accord.banks.set_content_enabled(
             name, content_id, body.enabled, actor=principal.actor
         )
-    return _content_out(content)
+    return ContentOut.model_validate(content)
 
 
 @router.delete("/banks/{name}/content/{content_id}", status_code=204)
@@ -381,8 +326,7 @@ async def hash_media(
     else:
         ctype, data = await read_upload(request, accord)
     return [
-        HashOut(signal_type=h.signal_type, value=h.value, quality=h.quality)
-        for h in await run_in_threadpool(accord.lookups.hash, ctype, data)
+        HashOut.model_validate(h) for h in await run_in_threadpool(accord.lookups.hash, ctype, data)
     ]
 
 
@@ -410,7 +354,7 @@ async def match_media(
     outcome = await run_in_threadpool(
         lambda: accord.lookups.match_content(ctype, data, banks=bank_list, robust=robust)
     )
-    out = _content_match_out(outcome)
+    out = ContentMatchOut.model_validate(outcome)
     if subject_id and outcome.matched:
         from accord.moderation.automation import Subject, report_content_match
 
@@ -426,7 +370,7 @@ async def match_media(
 @router.post("/match/signals", response_model=list[ResultOut], summary="Match many signals")
 def match_signals(body: SignalsIn, accord: AccordDep, _: MatchCaller) -> list[ResultOut]:
     return [
-        _result_out(
+        ResultOut.model_validate(
             accord.lookups.match_signal(
                 q.signal_type, q.value, banks=body.banks, bypass_coinflip=body.bypass_coinflip
             )
