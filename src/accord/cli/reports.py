@@ -18,7 +18,7 @@ from pathlib import Path
 import typer
 
 from accord.cli.app import app, get_accord, out
-from accord.cli.verify import KEY_HELP, _key, _read, verify_app
+from accord.cli.verify import KEY_HELP, key_argument, read_text, verify_app
 from accord.errors import InvalidInput
 from accord.reporting.verify import load_report, verify_report
 
@@ -71,8 +71,8 @@ def verify_report_command(
     result = verify_report(
         load_report(report),
         events,
-        key=_key(key) if key else None,
-        note_text=_read(checkpoint) if checkpoint is not None else None,
+        key=key_argument(key) if key else None,
+        note_text=read_text(checkpoint) if checkpoint is not None else None,
         check_root=not skip_root,
     )
     if result.leaves is not None:

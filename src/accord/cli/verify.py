@@ -32,14 +32,16 @@ app.add_typer(verify_app, name="verify")
 KEY_HELP = "The log's verifier key (name+id+key), or a file holding it."
 
 
-def _key(value: str) -> str:
+def key_argument(value: str) -> str:
+    """A verifier key given inline, or the path of a file that holds one."""
     path = Path(value)
     if "+" not in value and path.is_file():
         return path.read_text().strip()
     return value
 
 
-def _read(path: Path) -> str:
+def read_text(path: Path) -> str:
+    """A file named on the command line, as UTF-8 text (a clear error otherwise)."""
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -48,7 +50,7 @@ def _read(path: Path) -> str:
 
 def _proof(path: Path, field: str) -> list[bytes]:
     try:
-        data: Any = json.loads(_read(path))
+        data: Any = json.loads(read_text(path))
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"{path} is not JSON: {exc}") from exc
     hashes = data[field] if isinstance(data, dict) else data
@@ -62,7 +64,7 @@ def checkpoint(
     witness: list[str] = typer.Option([], "--witness", help="A witness key that must cosign."),
 ) -> None:
     """Check a checkpoint's signature and, with --witness, its cosignatures."""
-    cp = v.check_checkpoint(_read(note), _key(key), [_key(w) for w in witness])
+    cp = v.check_checkpoint(read_text(note), key_argument(key), [key_argument(w) for w in witness])
     out.print(f"OK checkpoint {cp.origin} size {cp.size}, {len(witness)} witness(es)")
 
 
@@ -75,7 +77,7 @@ def consistency(
 ) -> None:
     """Check that the newer checkpoint's tree extends the older one's."""
     a, b = v.check_consistency(
-        _read(old), _read(new), _proof(proof, "consistency_proof"), _key(key)
+        read_text(old), read_text(new), _proof(proof, "consistency_proof"), key_argument(key)
     )
     out.print(f"OK size {a.size} is a prefix of size {b.size}")
 
@@ -92,7 +94,7 @@ def inclusion(
     raw = event.read_bytes()
     leaf = raw[:-1] if raw.endswith(b"\n") else raw
     cp = v.check_inclusion(
-        leaf, index, _proof(proof, "inclusion_proof"), _read(checkpoint), _key(key)
+        leaf, index, _proof(proof, "inclusion_proof"), read_text(checkpoint), key_argument(key)
     )
     out.print(f"OK event {index} is in the log of size {cp.size}")
 
@@ -104,10 +106,10 @@ def receipt(
 ) -> None:
     """Check a receipt: its event, inclusion proof and checkpoint."""
     try:
-        data = json.loads(_read(path))
+        data = json.loads(read_text(path))
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"{path} is not JSON: {exc}") from exc
-    cp = v.verify_receipt(data, _key(key))
+    cp = v.verify_receipt(data, key_argument(key))
     out.print(f"OK receipt of event {data['index']} against size {cp.size}")
 
 
@@ -119,7 +121,7 @@ def segment(
 ) -> None:
     """Recompute the root over an exported log and compare with the checkpoint."""
     with export.open("rb") as handle:
-        cp, count = v.check_segment(handle, _read(checkpoint), _key(key))
+        cp, count = v.check_segment(handle, read_text(checkpoint), key_argument(key))
     out.print(f"OK {count} leaves hash to the root of checkpoint size {cp.size}")
 
 
@@ -139,12 +141,14 @@ def cosign(
     Prints the note with the witness's tlog-cosignature line added, ready for
     `POST /v1/ledger/cosignatures`; the witness's verifier key goes to stderr.
     """
-    text = _read(note)
-    checkpoint_ = v.check_checkpoint(text, _key(key))
+    text = read_text(note)
+    checkpoint_ = v.check_checkpoint(text, key_argument(key))
     if previous is not None:
         if proof is None:
             raise InvalidInput("--previous needs --proof (accord ledger prove consistency)")
-        v.check_consistency(_read(previous), text, _proof(proof, "consistency_proof"), _key(key))
+        v.check_consistency(
+            read_text(previous), text, _proof(proof, "consistency_proof"), key_argument(key)
+        )
     witness = Cosigner(name, load_or_create_secret(key_file))
     parsed = parse_note(text)
     line = witness.cosign(parsed.text, int(time.time()))
