@@ -11,10 +11,21 @@ a query hash is *matched* if some bank hash is within ``threshold`` bits, and
 likewise for bank hashes. ``query_match_percent`` is the share of distinct
 query hashes matched, ``compared_match_percent`` the share of distinct bank
 hashes matched (both 0..100). The videos match when both shares reach the
-configured percents: 80 and 80 by default, so that a video matches a bank
-video when most of each is found in the other (a short clip of a long bank
-video needs ``compared_match_percent`` lowered; it is configurable). The
-distance reported is ``100 - min(query%, compared%)``.
+configured percents (80 and 80, HMA's rule), so that a video matches a bank
+video when most of each is found in the other.
+
+accord adds two relaxed clauses, both on by default and configurable
+(``clip_match_percent``, ``embedded_match_percent``, ``min_matched_frames``):
+a *clip* matches when at least 80% of the query's frames are found in the bank
+video (a cut of 25-60% of it fails the compared share), and an *embedded* copy
+matches when at least 80% of the bank video's frames are found in the query
+(the known clip inside a longer unrelated video fails the query share); either
+needs at least 4 distinct matched frames (seconds at 1 fps), so that a short
+or static video cannot match on one or two frames. ``None`` turns a clause
+off; :meth:`VpdqSignal.hma` is HMA's rule alone. The distance reported is
+``100 - min(query%, compared%)`` for a match by both shares, ``100 -`` the
+share that qualified for a relaxed match (so a match is within 20 by default),
+and ``100 - min`` for no match. docs/robustness.md has the measurements.
 
 :class:`VpdqIndex` puts every distinct frame hash of every bank video in one
 frame-level PDQ index, searches all query frames at once and aggregates hits
@@ -44,10 +55,19 @@ from accord.signals.pdq import PdqFlatIndex, hamming, pdq_hash_pixels
 if TYPE_CHECKING:
     from accord.signals.media import DecodedVideo
 
-__all__ = ["VpdqFrame", "VpdqIndex", "VpdqSignal", "format_frames", "parse_frames"]
+__all__ = [
+    "FRAME_MAX_SIDE",
+    "VpdqFrame",
+    "VpdqIndex",
+    "VpdqRule",
+    "VpdqSignal",
+    "format_frames",
+    "parse_frames",
+]
 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
-_FRAME_MAX_SIDE = 512  # PDQ works on a 64x64 reduction; larger frames only cost time
+FRAME_MAX_SIDE = 512
+"""Frames are hashed at most this large: PDQ works on a 64x64 reduction; more only costs time."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,22 +164,46 @@ def _usable(frames: Iterable[VpdqFrame], min_quality: int) -> list[str]:
     return list(dict.fromkeys(f.pdq for f in frames if f.quality >= min_quality))
 
 
-def _verdict(
-    query_matched: int,
-    query_total: int,
-    bank_matched: int,
-    bank_total: int,
-    query_percent: float,
-    compared_percent: float,
-) -> Comparison:
-    q = 100.0 * query_matched / query_total if query_total else 0.0
-    c = 100.0 * bank_matched / bank_total if bank_total else 0.0
-    match = query_matched > 0 and q >= query_percent and c >= compared_percent
-    return Comparison(
-        match=match,
-        distance=100.0 - min(q, c),
-        detail={"query_match_percent": q, "compared_match_percent": c},
-    )
+@dataclass(frozen=True, slots=True)
+class VpdqRule:
+    """When two videos match, given the shares of their distinct frames matched.
+
+    ``query_percent`` and ``compared_percent``: both shares at least these (HMA's rule).
+    ``clip_percent``: or the query share alone at least this (a clip of the bank video).
+    ``embedded_percent``: or the bank share alone at least this (the bank video inside
+    the query). The two relaxed clauses need ``min_frames`` distinct matched frames on
+    the side that qualifies; ``None`` turns a clause off."""
+
+    query_percent: float = 80.0
+    compared_percent: float = 80.0
+    clip_percent: float | None = 80.0
+    embedded_percent: float | None = 80.0
+    min_frames: int = 4
+
+    def verdict(
+        self, query_matched: int, query_total: int, bank_matched: int, bank_total: int
+    ) -> Comparison:
+        q = 100.0 * query_matched / query_total if query_total else 0.0
+        c = 100.0 * bank_matched / bank_total if bank_total else 0.0
+        detail = {"query_match_percent": q, "compared_match_percent": c}
+        if query_matched > 0 and q >= self.query_percent and c >= self.compared_percent:
+            return Comparison(match=True, distance=100.0 - min(q, c), detail=detail)
+        best: float | None = None
+        if (
+            self.clip_percent is not None
+            and q >= self.clip_percent
+            and query_matched >= self.min_frames
+        ):
+            best = q
+        if (
+            self.embedded_percent is not None
+            and c >= self.embedded_percent
+            and bank_matched >= self.min_frames
+        ):
+            best = c if best is None else max(best, c)
+        if best is not None:
+            return Comparison(match=True, distance=100.0 - best, detail=detail)
+        return Comparison(match=False, distance=100.0 - min(q, c), detail=detail)
 
 
 class VpdqSignal(SignalType, VideoHasher):
@@ -177,12 +221,33 @@ class VpdqSignal(SignalType, VideoHasher):
         *,
         query_match_percent: float = 80.0,
         compared_match_percent: float = 80.0,
+        clip_match_percent: float | None = 80.0,
+        embedded_match_percent: float | None = 80.0,
+        min_matched_frames: int = 4,
     ) -> None:
         self.threshold = int(threshold)
         self.min_quality = int(min_quality)
         self.fps = float(fps)
         self.query_match_percent = float(query_match_percent)
         self.compared_match_percent = float(compared_match_percent)
+        self.rule = VpdqRule(
+            query_percent=self.query_match_percent,
+            compared_percent=self.compared_match_percent,
+            clip_percent=clip_match_percent,
+            embedded_percent=embedded_match_percent,
+            min_frames=int(min_matched_frames),
+        )
+
+    @classmethod
+    def hma(cls, threshold: int = 31, min_quality: int = 50, fps: float = 1.0) -> VpdqSignal:
+        """HMA's rule alone: both shares at least 80%, no clip or embedded clause."""
+        return cls(
+            threshold,
+            min_quality,
+            fps,
+            clip_match_percent=None,
+            embedded_match_percent=None,
+        )
 
     def validate(self, value: str) -> str:
         """Normalise newline-, ``;``- or JSON-separated frames to the canonical lines."""
@@ -198,29 +263,26 @@ class VpdqSignal(SignalType, VideoHasher):
         bank = _usable(parse_frames(b), self.min_quality)
         query_matched = sum(1 for q in query if any(hamming(q, h) <= limit for h in bank))
         bank_matched = sum(1 for h in bank if any(hamming(q, h) <= limit for q in query))
-        return _verdict(
-            query_matched,
-            len(query),
-            bank_matched,
-            len(bank),
-            self.query_match_percent,
-            self.compared_match_percent,
-        )
+        return self.rule.verdict(query_matched, len(query), bank_matched, len(bank))
 
     def new_index(self, threshold: float | None = None) -> VpdqIndex:
         return VpdqIndex(self, self._threshold(threshold))
 
     def hash_video(self, video: DecodedVideo) -> Hashed:
-        frames = [
+        return self.hashed(
             VpdqFrame(frame.number, quality, pdq, round(frame.timestamp, 3))
-            for frame in video.frames(self.fps, max_side=_FRAME_MAX_SIDE)
+            for frame in video.frames(self.fps, max_side=FRAME_MAX_SIDE)
             for pdq, quality in [pdq_hash_pixels(frame.pixels)]
-        ]
-        if not frames:
+        )
+
+    def hashed(self, frames: Iterable[VpdqFrame]) -> Hashed:
+        """The signal of hashed frames (:meth:`hash_video` and robust matching share it)."""
+        kept = list(frames)
+        if not kept:
             raise _invalid("the video gave no frames to hash")
-        usable = [f.quality for f in frames if f.quality >= self.min_quality]
+        usable = [f.quality for f in kept if f.quality >= self.min_quality]
         quality = round(sum(usable) / len(usable)) if usable else 0
-        return Hashed(signal_type=self.name, value=format_frames(frames), quality=quality)
+        return Hashed(signal_type=self.name, value=format_frames(kept), quality=quality)
 
 
 class FrameIndex(Protocol):
@@ -284,29 +346,39 @@ class VpdqIndex(SignalIndex):
         self._frames.remove(gone)
 
     def query(self, value: str, threshold: float | None = None) -> list[IndexHit]:
-        limit = self.threshold if threshold is None else int(threshold)
         query = _usable(parse_frames(value), self._signal.min_quality)
-        if not query or not self._rows:
+        return self.query_frames([[pdq] for pdq in query], threshold)
+
+    def query_frames(
+        self,
+        frames: Sequence[Sequence[str]],
+        threshold: float | None = None,
+        rule: VpdqRule | None = None,
+    ) -> list[IndexHit]:
+        """Bank videos matching a query given as one group of PDQ hashes per query frame.
+
+        A query frame counts as matched in a bank video when *any* hash of its group is
+        within the threshold of one of that video's frames (robust matching passes a
+        frame's views as its group; :meth:`query` passes each distinct hash alone).
+        The shares and the rule are then those of :meth:`VpdqSignal.compare`."""
+        limit = self.threshold if threshold is None else int(threshold)
+        verdict_rule = self._signal.rule if rule is None else rule
+        groups = [list(group) for group in frames if group]
+        if not groups or not self._rows:
             return []
-        query_hits: dict[int, int] = {}
+        flat = [pdq for group in groups for pdq in group]
+        owner = [i for i, group in enumerate(groups) for _ in group]
+        query_frames: dict[int, set[int]] = {}
         bank_rows: dict[int, set[int]] = {}
-        for hits in self._frames.query_many(query, limit):
-            videos = set()
+        for frame, hits in zip(owner, self._frames.query_many(flat, limit), strict=True):
             for hit in hits:
                 video = self._video_of[hit.id]
-                videos.add(video)
+                query_frames.setdefault(video, set()).add(frame)
                 bank_rows.setdefault(video, set()).add(hit.id)
-            for video in videos:
-                query_hits[video] = query_hits.get(video, 0) + 1
         out: list[IndexHit] = []
-        for video, matched in query_hits.items():
-            verdict = _verdict(
-                matched,
-                len(query),
-                len(bank_rows[video]),
-                len(self._rows[video]),
-                self._signal.query_match_percent,
-                self._signal.compared_match_percent,
+        for video, matched in query_frames.items():
+            verdict = verdict_rule.verdict(
+                len(matched), len(groups), len(bank_rows[video]), len(self._rows[video])
             )
             if verdict.match:
                 out.append(IndexHit(id=video, distance=verdict.distance, detail=verdict.detail))

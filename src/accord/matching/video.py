@@ -1,0 +1,146 @@
+"""Robust vPDQ matching: per-frame views of a query video, looked up against plain vPDQ banks.
+
+Why: a mirrored, letterboxed or padded re-upload changes the PDQ hash of every
+frame, so plain vPDQ finds none of them. Banks stay plain vPDQ (exchangeable);
+as for images (:mod:`accord.matching.robust`), accord changes what is *asked*.
+
+Data flow::
+
+    DecodedVideo ──► frames sampled at the vPDQ rate (max side 512), decoded once
+                 └─► per frame: robust_views(frame) ─► FrameViews (views[0] = plain PDQ)
+    FrameViews ──► plain vPDQ signal (identical to VpdqSignal.hash_video: banked or exchanged)
+               └─► groups: per distinct usable frame, the hashes of its views
+    VpdqIndex.query_frames(groups): a query frame counts as matched in a bank video
+    when any of its views is within the threshold of one of the video's frames,
+    then the vPDQ rule (shares of query and bank frames) decides.
+
+Cost is bounded in two ways: views are derived from the frame already decoded
+for vPDQ (no second decode), and :func:`match_views` looks the views up only
+when the plain frames found nothing (a re-upload that was not manipulated
+geometrically costs one lookup per frame, as plain vPDQ does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from accord.errors import InvalidInput
+from accord.matching.robust import View, robust_views
+from accord.signals.base import Hashed, IndexHit
+from accord.signals.pdq import pdq_hash_pixels
+from accord.signals.vpdq import FRAME_MAX_SIDE, VpdqFrame, VpdqIndex, VpdqRule, VpdqSignal
+
+if TYPE_CHECKING:
+    from accord.signals.media import DecodedVideo
+
+__all__ = ["FrameViews", "frame_views", "match_views", "view_groups", "vpdq_of"]
+
+
+@dataclass(frozen=True, slots=True)
+class FrameViews:
+    """One frame vPDQ samples from a query video, with its views and its phase neighbours.
+
+    ``views[0]`` is the frame's plain PDQ (what vPDQ gives), the rest its robust
+    views; ``between`` holds the plain PDQ of the frames sampled between it and
+    the next one (a query sampled ``phases`` times per vPDQ interval), which
+    catch a bank frame when the query's seconds do not fall on the bank's."""
+
+    number: int
+    timestamp: float
+    views: tuple[View, ...]
+    between: tuple[View, ...] = ()
+
+    @property
+    def plain(self) -> VpdqFrame:
+        """The frame as vPDQ hashes it."""
+        first = self.views[0]
+        return VpdqFrame(self.number, first.quality, first.pdq_hex, round(self.timestamp, 3))
+
+
+def frame_views(
+    video: DecodedVideo, signal: VpdqSignal, *, phases: int = 4, views: bool = True
+) -> list[FrameViews]:
+    """The frames vPDQ samples from ``video`` with their views, in one decode.
+
+    The video is sampled ``phases`` times per vPDQ interval; the samples that
+    vPDQ itself takes (the first frame at or after each multiple of ``1/fps``)
+    get robust views (with ``views``), the others only their plain PDQ."""
+    if phases < 1:
+        raise InvalidInput(f"phases must be at least 1, not {phases}", phases=phases)
+    out: list[FrameViews] = []
+    step = 1.0 / signal.fps
+    next_time = 0.0
+    pending: list[View] = []
+    for frame in video.frames(signal.fps * phases, max_side=FRAME_MAX_SIDE):
+        if frame.timestamp + 1e-6 >= next_time:  # the frame vPDQ samples
+            while next_time <= frame.timestamp + 1e-6:
+                next_time += step
+            if out:
+                out[-1] = replace(out[-1], between=tuple(pending))
+            pending = []
+            found = robust_views(frame.pixels) if views else []
+            if not found:
+                found = [View("pdq", *pdq_hash_pixels(frame.pixels))]
+            out.append(FrameViews(frame.number, frame.timestamp, tuple(found)))
+        else:
+            pending.append(View("phase", *pdq_hash_pixels(frame.pixels)))
+    if out:
+        out[-1] = replace(out[-1], between=tuple(pending))
+    return out
+
+
+def vpdq_of(frames: Sequence[FrameViews], signal: VpdqSignal) -> Hashed:
+    """The plain vPDQ signal of the frames: the same value :meth:`VpdqSignal.hash_video` gives."""
+    return signal.hashed(frame.plain for frame in frames)
+
+
+def view_groups(
+    frames: Sequence[FrameViews], min_quality: int, *, views: bool = True, between: bool = True
+) -> list[list[str]]:
+    """Per distinct usable frame, the distinct hashes to ask for it (plain first).
+
+    A frame is usable, as in vPDQ, when its plain PDQ quality reaches
+    ``min_quality``; frames with the same plain hash count once. Its group holds
+    its robust views (with ``views``) and the usable phase samples after it
+    (with ``between``)."""
+    groups: dict[str, list[str]] = {}
+    for frame in frames:
+        plain = frame.views[0]
+        if plain.quality < min_quality or plain.pdq_hex in groups:
+            continue
+        asked = [plain.pdq_hex]
+        if views:
+            asked += [v.pdq_hex for v in frame.views[1:]]
+        if between:
+            asked += [v.pdq_hex for v in frame.between if v.quality >= min_quality]
+        groups[plain.pdq_hex] = list(dict.fromkeys(asked))
+    return list(groups.values())
+
+
+def match_views(
+    index: VpdqIndex,
+    frames: Sequence[FrameViews],
+    min_quality: int,
+    threshold: float | None = None,
+    rule: VpdqRule | None = None,
+    *,
+    views: bool = True,
+) -> list[IndexHit]:
+    """Bank videos that the query matches, asking more only while nothing is found: its
+    plain frames (plain vPDQ), then with the phase samples, then (with ``views``) with
+    the robust views too."""
+    asked: list[list[str]] | None = None
+    stages = (
+        ((False, False), (False, True), (True, True)) if views else ((False, False), (False, True))
+    )
+    for with_views, between in stages:
+        groups = view_groups(frames, min_quality, views=with_views, between=between)
+        if groups == asked:
+            continue
+        asked = groups
+        hits = index.query_frames(groups, threshold, rule)
+        if hits:
+            return hits
+    return []
