@@ -15,9 +15,11 @@ from accord.fetch import FetchPolicy, fetch
 from accord.matching.matcher import LookupResult, Matcher
 from accord.matching.model import Match
 from accord.matching.robust import robust_views
+from accord.matching.video import FrameViews, explained, frame_views, stages, vpdq_of
 from accord.signals.base import ContentType, Hashed
 from accord.signals.media import DecodedImage, MediaLimits
 from accord.signals.registry import SignalRegistry
+from accord.signals.vpdq import VpdqSignal
 
 __all__ = ["ContentMatch", "LookupService"]
 
@@ -83,6 +85,58 @@ class LookupService:
         ordered = sorted(best.values(), key=lambda m: (m.distance, m.bank, m.content_id))
         return LookupResult("pdq", ordered, suppressed_by=list(suppressed.values()))
 
+    def _match_video(
+        self,
+        frames: list[FrameViews],
+        value: str,
+        min_quality: int,
+        banks: list[str] | None,
+        bypass_coinflip: bool,
+    ) -> LookupResult:
+        """Robust vPDQ matching: the plain frames first, then phase samples, then views,
+        each asked only while no bank video explains the query (accord.matching.video);
+        a banked item's match is its nearest over the stages."""
+        best: dict[tuple[str, int], Match] = {}
+        suppressed: dict[tuple[str, int], Match] = {}
+        for groups in stages(frames, min_quality):
+            result = self.matcher.lookup(
+                "vpdq", value, banks_filter=banks, bypass_coinflip=bypass_coinflip, frames=groups
+            )
+            for match in result.matches:
+                key = (match.bank, match.content_id)
+                if key not in best or match.distance < best[key].distance:
+                    best[key] = match
+            for match in result.suppressed_by:
+                suppressed.setdefault((match.bank, match.content_id), match)
+            if explained([*result.matches, *result.suppressed_by]):
+                break
+        ordered = sorted(best.values(), key=lambda m: (m.distance, m.bank, m.content_id))
+        return LookupResult("vpdq", ordered, suppressed_by=list(suppressed.values()))
+
+    def _video_signal(
+        self, content_type: ContentType | str, only: Iterable[str] | None
+    ) -> VpdqSignal | None:
+        """The vPDQ signal when this lookup is of a video and asks for vPDQ, else ``None``."""
+        wanted = only is None or "vpdq" in set(only)
+        signal = self.registry.get("vpdq") if "vpdq" in self.registry else None
+        if (
+            content_type in (ContentType.VIDEO, "video")
+            and wanted
+            and isinstance(signal, VpdqSignal)
+        ):
+            return signal
+        return None
+
+    def _other_types(
+        self, content_type: ContentType, only: Iterable[str] | None, but: str
+    ) -> list[str]:
+        wanted = set(only) if only is not None else None
+        return [
+            t.name
+            for t in self.registry.for_content(content_type)
+            if t.name != but and (wanted is None or t.name in wanted)
+        ]
+
     def fetch(self, url: str) -> bytes:
         return fetch(url, self.fetch_policy)
 
@@ -122,13 +176,21 @@ class LookupService:
         images: list[DecodedImage] = []
         use_views = self.robust if robust is None else robust
         wants_views = use_views and (only is None or "pdq" in set(only))
+        videos: list[list[FrameViews]] = []
+        vpdq = self._video_signal(content_type, only) if use_views else None
         hashes = self.registry.hash(
             content_type,
             data,
             self.limits,
-            only=only,
+            # with robust video matching, vPDQ is hashed from the frames decoded for it
+            only=only if vpdq is None else self._other_types(ContentType.VIDEO, only, "vpdq"),
             on_image=images.append if wants_views else None,
+            on_video=(lambda video: videos.append(frame_views(video, vpdq))) if vpdq else None,
         )
+        if videos and vpdq is not None:
+            order = self.registry.names()
+            hashes.append(vpdq_of(videos[0], vpdq))
+            hashes.sort(key=lambda h: order.index(h.signal_type))
         bank_list = list(banks) if banks is not None else None
         results: dict[str, LookupResult] = {}
         skipped: dict[str, str] = {}
@@ -140,6 +202,11 @@ class LookupService:
                 continue
             if hashed.signal_type == "pdq" and images:
                 results["pdq"] = self._match_views(images[0], bank_list, bypass_coinflip)
+                continue
+            if hashed.signal_type == "vpdq" and videos and vpdq is not None:
+                results["vpdq"] = self._match_video(
+                    videos[0], hashed.value, vpdq.min_quality, bank_list, bypass_coinflip
+                )
                 continue
             results[hashed.signal_type] = self.matcher.lookup(
                 hashed.signal_type,

@@ -333,8 +333,13 @@ class Matcher:
         threshold: float | None = None,
         bypass_coinflip: bool = False,
         with_labels: bool = True,
+        frames: Sequence[Sequence[str]] | None = None,
     ) -> LookupResult:
-        """Matches of one valid signal against every enabled bank (or the named ones)."""
+        """Matches of one valid signal against every enabled bank (or the named ones).
+
+        ``frames`` (vPDQ only): the query's frames as groups of PDQ hashes, for robust
+        video matching (:func:`accord.matching.video.match_views`); ``value`` is then
+        the plain vPDQ of the same video."""
         self.ensure_loaded()
         if self._dirty:
             self.catch_up()
@@ -344,7 +349,10 @@ class Matcher:
             index = self._indexes[signal_type]
             bank_by_id = self._banks
             widest = threshold if threshold is not None else self._widest(stype.name, stype)
-            hits = index.query(value, widest)
+            if frames is not None and isinstance(index, VpdqIndex):
+                hits = index.query_frames(frames, widest)
+            else:
+                hits = index.query(value, widest)
             found: list[tuple[Bank, int, float, dict[str, float]]] = []
             for hit in hits:
                 bank_id, content_id = self._ids.get(hit.id)

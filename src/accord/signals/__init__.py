@@ -34,7 +34,7 @@ from accord.signals.pdq import PdqFlatIndex, PdqSignal, pdq_from_bytes, pdq_to_b
 from accord.signals.registry import SignalRegistry, default_registry
 from accord.signals.text import TextIndex, TextSignal
 from accord.signals.url import UrlSignal, canonicalize_url
-from accord.signals.vpdq import VpdqFrame, VpdqIndex, VpdqSignal
+from accord.signals.vpdq import VpdqFrame, VpdqIndex, VpdqRule, VpdqSignal
 
 __all__ = [
     "BytesHasher",
@@ -64,6 +64,7 @@ __all__ = [
     "VideoMd5Signal",
     "VpdqFrame",
     "VpdqIndex",
+    "VpdqRule",
     "VpdqSignal",
     "canonicalize_url",
     "check_size",

@@ -24,7 +24,7 @@ from accord.signals.base import (
 
 if TYPE_CHECKING:
     from accord.config import Settings
-    from accord.signals.media import DecodedImage, MediaLimits
+    from accord.signals.media import DecodedImage, DecodedVideo, MediaLimits
 
 __all__ = ["SignalRegistry", "default_registry"]
 
@@ -71,11 +71,13 @@ class SignalRegistry:
         *,
         only: Iterable[str] | None = None,
         on_image: Callable[[DecodedImage], None] | None = None,
+        on_video: Callable[[DecodedVideo], None] | None = None,
     ) -> list[Hashed]:
         """Every signal of ``data`` as ``content_type`` (optionally only the named types).
 
         ``on_image`` receives a photo's decoded image, so that a caller that needs
-        more from it (robust matching's extra views) does not decode it twice."""
+        more from it (robust matching's extra views) does not decode it twice;
+        ``on_video`` likewise receives an opened video, before the hashers run."""
         from accord.signals import media
 
         try:
@@ -103,6 +105,8 @@ class SignalRegistry:
                     out.append(t.hash_bytes(data))
         elif ctype is ContentType.VIDEO:
             with media.open_video(data, limits) as video:
+                if on_video is not None:
+                    on_video(video)
                 for t in types:
                     if isinstance(t, VideoHasher):
                         out.append(t.hash_video(video))

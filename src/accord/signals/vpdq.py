@@ -56,7 +56,6 @@ if TYPE_CHECKING:
     from accord.signals.media import DecodedVideo
 
 __all__ = [
-    "FRAME_MAX_SIDE",
     "VpdqFrame",
     "VpdqIndex",
     "VpdqRule",
