@@ -302,7 +302,8 @@ def main() -> None:
     print(
         f"{len(photos)} photographs -> {len(tiles)} tiles -> {2 * half} videos "
         f"({half} banked, {half} not), {CODEC}, {W}x{H} at {FPS} fps, "
-        f"{len(values[0].splitlines())}-{max(len(v.splitlines()) for v in values)} banked frames "
+        f"{min(len(v.splitlines()) for v in values)}-{max(len(v.splitlines()) for v in values)} "
+        "banked frames "
         f"each; set up in {time.perf_counter() - t0:.0f}s",
         flush=True,
     )

@@ -80,6 +80,12 @@ class Settings(BaseSettings):
         "salient frame, rotation undone) against the plain PDQ banks; off: plain PDQ only.",
     )
     vpdq_fps: float = Field(default=1.0, gt=0, description="Frames per second sampled for vPDQ.")
+    vpdq_partial_matches: bool = Field(
+        default=True,
+        description="Also match a video when >= 80% of the query's frames (a clip) or of the "
+        "bank video's frames (embedded in a longer upload) match, with >= 4 frames matched; "
+        "off: HMA's rule only (>= 80% of both).",
+    )
     matcher_poll_seconds: float = Field(
         default=0.5, gt=0, description="How often a matcher follows bank changes."
     )

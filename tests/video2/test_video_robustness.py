@@ -224,3 +224,17 @@ def test_service_matches_a_mirrored_clip_only_with_robust_matching(accord) -> No
     assert plain.results["vpdq"].matches == []
     other = accord.lookups.match_content("video", _encode(_shots(9)))
     assert not other.matched
+
+
+def test_partial_matches_setting_selects_the_rule(tmp_path) -> None:
+    from accord.config import Settings
+    from accord.signals import default_registry
+
+    on = default_registry(Settings(home=tmp_path)).get("vpdq")
+    off = default_registry(Settings(home=tmp_path, vpdq_partial_matches=False)).get("vpdq")
+    assert isinstance(on, VpdqSignal)
+    assert isinstance(off, VpdqSignal)
+    assert on.rule == VpdqRule()
+    assert off.rule == VpdqSignal.hma().rule
+    assert off.rule.clip_percent is None
+    assert off.rule.embedded_percent is None

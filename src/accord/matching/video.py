@@ -1,23 +1,31 @@
-"""Robust vPDQ matching: per-frame views of a query video, looked up against plain vPDQ banks.
+"""Robust vPDQ matching: a query video asked in more ways, against plain vPDQ banks.
 
-Why: a mirrored, letterboxed or padded re-upload changes the PDQ hash of every
-frame, so plain vPDQ finds none of them. Banks stay plain vPDQ (exchangeable);
-as for images (:mod:`accord.matching.robust`), accord changes what is *asked*.
+Why: banks hold vPDQ, the PDQ of one frame a second, and must stay so (it is
+what platforms exchange). Three things make a re-upload miss them: a
+geometric edit of every frame (mirror, letterbox, padding, a frame around
+it), which moves every frame's PDQ; a cut, inserted frames or an embedding,
+which shift the query's seconds against the bank's, so that its sampled
+frames fall up to half a second away from the banked ones (at a moderate
+pan PDQ moves 8-12 bits a frame); and HMA's rule itself, which wants 80% of
+both videos (see :class:`accord.signals.vpdq.VpdqRule` for the clip and
+embedded clauses). This module handles the first two on the query side.
 
 Data flow::
 
-    DecodedVideo ──► frames sampled at the vPDQ rate (max side 512), decoded once
-                 └─► per frame: robust_views(frame) ─► FrameViews (views[0] = plain PDQ)
-    FrameViews ──► plain vPDQ signal (identical to VpdqSignal.hash_video: banked or exchanged)
-               └─► groups: per distinct usable frame, the hashes of its views
+    DecodedVideo ──► frames sampled 4x the vPDQ rate (max side 512), decoded once
+      the frames vPDQ samples ─► robust_views ─► FrameViews.views (views[0] = plain PDQ)
+      the 3 in between        ─► plain PDQ + 7 orientations ─► FrameViews.between
+    FrameViews ──► vpdq_of: the plain vPDQ signal (identical to VpdqSignal.hash_video)
+               └─► stages: groups of hashes per distinct usable frame, asked in turn
+                   (plain frames; + phase samples; + views), each only while no
+                   bank video already holds 80% of the query (:func:`explained`)
     VpdqIndex.query_frames(groups): a query frame counts as matched in a bank video
-    when any of its views is within the threshold of one of the video's frames,
-    then the vPDQ rule (shares of query and bank frames) decides.
+    when any hash of its group is within the threshold of one of the video's
+    frames; then the vPDQ rule (shares of query and bank frames) decides.
 
-Cost is bounded in two ways: views are derived from the frame already decoded
-for vPDQ (no second decode), and :func:`match_views` looks the views up only
-when the plain frames found nothing (a re-upload that was not manipulated
-geometrically costs one lookup per frame, as plain vPDQ does).
+Cost: one decode; a robust view set (~25 ms) per vPDQ frame and three plain
+hashes between; lookups grow with the stage reached (1, 4, then ~40 hashes per
+second of video). docs/robustness.md ("Video") has the measurements.
 """
 
 from __future__ import annotations

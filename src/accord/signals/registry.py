@@ -138,10 +138,13 @@ def default_registry(settings: Settings | None = None) -> SignalRegistry:
     pdq_threshold = settings.pdq_threshold if settings else 31
     min_quality = settings.pdq_min_quality if settings else 50
     fps = settings.vpdq_fps if settings else 1.0
+    partial = settings.vpdq_partial_matches if settings else True
     return SignalRegistry(
         [
             PdqSignal(threshold=pdq_threshold, min_quality=min_quality),
-            VpdqSignal(threshold=pdq_threshold, min_quality=min_quality, fps=fps),
+            VpdqSignal(threshold=pdq_threshold, min_quality=min_quality, fps=fps)
+            if partial
+            else VpdqSignal.hma(threshold=pdq_threshold, min_quality=min_quality, fps=fps),
             VideoMd5Signal(),
             Md5Signal(),
             Sha256Signal(),
