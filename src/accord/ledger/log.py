@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy import Connection, func, select, text
 
 from accord.clock import Clock, format_time
 from accord.errors import InvalidInput
@@ -32,6 +32,7 @@ from accord.ledger.kinds import KINDS
 from accord.ledger.pseudonym import Pseudonymizer
 from accord.ledger.tables import ledger_events
 from accord.ledger.tree import StoredTree
+from accord.store.bulk import insert_rows
 from accord.store.engine import Database
 
 __all__ = ["AppendHook", "Event", "Ledger", "leaf_hash"]
@@ -118,7 +119,7 @@ class Ledger:
             rows.append(
                 {"seq": seq, "kind": kind, "time": when, "body": body, "leaf_hash": event.leaf_hash}
             )
-        conn.execute(insert(ledger_events), rows)
+        insert_rows(conn, ledger_events, rows)
         hashes = [row["leaf_hash"] for row in rows]
         for hook in self._hooks:
             hook(conn, start, hashes)
