@@ -1,4 +1,4 @@
-"""``insert_rows``: the rows an INSERT would write (COPY on PostgreSQL), all or nothing."""
+"""``insert_rows``: exactly the rows an INSERT would write, on both databases, all or nothing."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from accord.runtime import Accord
-from accord.store.bulk import COPY_MIN_ROWS, insert_rows
+from accord.store.bulk import BULK_MIN_ROWS, insert_rows
 
 md = MetaData()
 things = Table(
@@ -51,7 +51,7 @@ def _rows(n: int, start: int = 0) -> list[dict[str, object]]:
     ]
 
 
-@pytest.mark.parametrize("n", [1, COPY_MIN_ROWS - 1, COPY_MIN_ROWS, 500])
+@pytest.mark.parametrize("n", [1, BULK_MIN_ROWS - 1, BULK_MIN_ROWS, 500])
 def test_rows_read_back_exactly_as_written(store: Accord, n: int) -> None:
     md.create_all(store.db.engine)
     rows = _rows(n)
