@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from accord.clock import Clock, format_time, parse_time
@@ -37,7 +37,7 @@ from accord.errors import (
     RateLimited,
 )
 from accord.ledger.log import Ledger
-from accord.moderation import dsa
+from accord.moderation import dsa, ingest
 from accord.moderation.config import ModerationConfig, Policy, Queue
 from accord.moderation.model import (
     Action,
@@ -186,21 +186,6 @@ class _Flag:
     actor: str | None
 
 
-_UPDATE_URGENCY = (
-    update(cases)
-    .where(cases.c.id == bindparam("b_id"))
-    .values(
-        tier=bindparam("b_tier"),
-        reporters=bindparam("b_reporters"),
-        reporter_weight=bindparam("b_weight"),
-        reach=bindparam("b_reach"),
-        due_at=bindparam("b_due"),
-        automated=bindparam("b_automated"),
-        account=bindparam("b_account"),
-    )
-)
-
-
 def _subject_key(subject_type: str, subject_id: str) -> str:
     return f"{subject_type}:{subject_id}"
 
@@ -330,128 +315,68 @@ class ModerationService(PublishingMixin):
     def report_many(self, flags: Iterable[Mapping[str, Any]]) -> list[ReportReceipt]:
         """Ingest many reports in one transaction (all or none).
 
-        The bulk path for automated sources: a batch costs a fixed handful of
-        statements (rate counts, open cases, known reporters, one multi-row
-        insert, one multi-row update, one ledger append) plus one insert per new
-        case, whatever its size.
+        The bulk path for automated sources and platforms that batch. A batch costs
+        a fixed number of statements whatever its size: the reporters' rate counts,
+        the open cases of its subjects, one insert of the cases it opens, one
+        locking read of the cases it joins, the reporters already on those cases,
+        the report rows, one update of the joined cases and one ledger append.
         """
         prepared = [self._prepare(**f) for f in flags]
         if not prepared:
             return []
         now = self.clock.now()
         now_s = format_time(now)
+        by_key: dict[str, list[_Flag]] = {}
+        for f in prepared:
+            by_key.setdefault(_subject_key(f.stype.value, f.subject_id), []).append(f)
         events: list[tuple[str, Mapping[str, Any], str | None]] = []
         with self.db.write() as conn:
             self._check_rates(conn, prepared, now)
-            keys = sorted({_subject_key(f.stype.value, f.subject_id) for f in prepared})
-            query = select(cases).where(cases.c.open_key.in_(keys)).order_by(cases.c.open_key)
-            found = {row.open_key: row for row in conn.execute(self._lock(conn, query)).all()}
-            state: dict[str, dict[str, Any]] = {}
-            created: set[int] = set()
+            held, created = self._hold_cases(conn, by_key, now)
+            for key in by_key:
+                if key in created:
+                    case = held[key]
+                    events.append(
+                        (
+                            "moderation.case_opened",
+                            {
+                                "case": case["id"],
+                                "queue": case["queue"],
+                                "subject_type": case["subject_type"],
+                                "account": self._p(by_key[key][0].account),
+                            },
+                            None,
+                        )
+                    )
+            joined = [key for key in by_key if key not in created]
+            ingest.update_cases(conn, self._join(conn, joined, held, by_key))
+            rows: list[dict[str, Any]] = []
+            opening: list[bool] = []
+            first_seen: set[str] = set()
             for f in prepared:
                 key = _subject_key(f.stype.value, f.subject_id)
-                if key in state:
-                    continue
-                row = found.get(key)
-                if row is None:
-                    row, new_case = self._open_case(
-                        conn,
-                        key=key,
-                        stype=f.stype,
-                        subject_id=f.subject_id,
-                        reason=f.reason,
-                        source=f.source,
-                        tier=self.config.reasons[f.reason].tier,
-                        account=f.account,
-                        content_type=f.content_type,
-                        content_date=f.content_date,
-                        now=now,
-                        events=events,
-                        looked=True,
-                    )
-                    if new_case:
-                        created.add(row.id)
-                state[key] = dict(row._mapping)
-            case_ids = [c["id"] for c in state.values()]
-            people = sorted({f.reporter for f in prepared if f.reporter is not None})
-            known: set[tuple[int, str]] = set()
-            if people:
-                known = {
-                    (r.case_id, r.reporter)
-                    for r in conn.execute(
-                        select(reports.c.case_id, reports.c.reporter).where(
-                            reports.c.case_id.in_(case_ids), reports.c.reporter.in_(people)
-                        )
-                    ).all()
-                }
-            rows: list[dict[str, Any]] = []
-            first_in_case: dict[int, bool] = {}
-            for f in prepared:
-                case = state[_subject_key(f.stype.value, f.subject_id)]
-                repeat = f.reporter is not None and (case["id"], f.reporter) in known
-                if f.reporter is not None:
-                    known.add((case["id"], f.reporter))
-                tier = self.config.reasons[f.reason].tier
-                if self.config.tier_rank(tier) > self.config.tier_rank(case["tier"]):
-                    case["tier"] = tier
-                if not repeat:
-                    case["reporters"] += 1
-                    case["reporter_weight"] += self._weight(f.source)
-                case["reach"] = max(case["reach"], f.reach)
-                case["automated"] = bool(case["automated"]) or f.source is Source.AUTOMATED
-                case["account"] = case["account"] or f.account
-                new_case = case["id"] in created and case["id"] not in first_in_case
-                first_in_case[case["id"]] = True
+                opening.append(key in created and key not in first_seen)
+                first_seen.add(key)
                 rows.append(
                     {
-                        "case_id": case["id"],
+                        "case_id": held[key]["id"],
                         "reporter": f.reporter,
                         "source": f.source.value,
                         "reason": f.reason,
                         "text": f.text,
                         "labels": list(f.labels),
                         "created_at": now_s,
-                        "_new": new_case,
                     }
                 )
-            ids = (
-                conn.execute(
-                    insert(reports).returning(reports.c.id, sort_by_parameter_order=True),
-                    [{k: v for k, v in r.items() if k != "_new"} for r in rows],
-                )
-                .scalars()
-                .all()
-            )
-            updates = []
-            for case in state.values():
-                opened = parse_time(case["opened_at"]).timestamp()
-                due = opened + case_urgency(
-                    tier_hours=self.config.tiers[case["tier"]].review_within_hours,
-                    reporter_weight=case["reporter_weight"],
-                    reach=case["reach"],
-                )
-                updates.append(
-                    {
-                        "b_id": case["id"],
-                        "b_tier": case["tier"],
-                        "b_reporters": case["reporters"],
-                        "b_weight": case["reporter_weight"],
-                        "b_reach": case["reach"],
-                        "b_due": due if case["id"] in created else min(due, case["due_at"]),
-                        "b_automated": case["automated"],
-                        "b_account": case["account"],
-                    }
-                )
-            conn.execute(_UPDATE_URGENCY, updates)
+            ids = ingest.insert_reports(conn, rows)
             receipts = []
-            for f, r, report_id in zip(prepared, rows, ids, strict=True):
-                case = state[_subject_key(f.stype.value, f.subject_id)]
+            for f, row, report_id, new_case in zip(prepared, rows, ids, opening, strict=True):
                 events.append(
                     (
                         "moderation.report_received",
                         {
                             "report": report_id,
-                            "case": case["id"],
+                            "case": row["case_id"],
                             "reason": f.reason,
                             "source": f.source.value,
                             "subject_type": f.stype.value,
@@ -459,14 +384,123 @@ class ModerationService(PublishingMixin):
                                 self._p(f.reporter) if f.source is not Source.AUTOMATED else None
                             ),
                             "labels": list(f.labels),
-                            "new_case": r["_new"],
+                            "new_case": new_case,
                         },
                         f.actor,
                     )
                 )
-                receipts.append(ReportReceipt(report_id, case["id"], case["queue"], not r["_new"]))
+                case = held[_subject_key(f.stype.value, f.subject_id)]
+                receipts.append(ReportReceipt(report_id, case["id"], case["queue"], not new_case))
             self.ledger.append_many(conn, events)
         return receipts
+
+    def _fold(
+        self, case: dict[str, Any], flags: Sequence[_Flag], known: set[str], *, opened: bool
+    ) -> None:
+        """Add ``flags`` (reports on one subject) to ``case`` in place: highest tier,
+        one count per reporter not already in ``known``, largest reach, new urgency."""
+        for f in flags:
+            tier = self.config.reasons[f.reason].tier
+            if self.config.tier_rank(tier) > self.config.tier_rank(case["tier"]):
+                case["tier"] = tier
+            if f.reporter is None or f.reporter not in known:
+                case["reporters"] += 1
+                case["reporter_weight"] += self._weight(f.source)
+            if f.reporter is not None:
+                known.add(f.reporter)
+            case["reach"] = max(case["reach"], f.reach)
+            case["automated"] = bool(case["automated"]) or f.source is Source.AUTOMATED
+            case["account"] = case["account"] or f.account
+        due = parse_time(case["opened_at"]).timestamp() + case_urgency(
+            tier_hours=self.config.tiers[case["tier"]].review_within_hours,
+            reporter_weight=case["reporter_weight"],
+            reach=case["reach"],
+        )
+        case["due_at"] = due if opened else min(due, case["due_at"])
+
+    def _new_case(self, key: str, flags: Sequence[_Flag], now: datetime) -> dict[str, Any]:
+        """The row of a case opened by ``flags`` (its first report routes it), with
+        every report of the batch already counted."""
+        first = flags[0]
+        tier = self.config.reasons[first.reason].tier
+        case: dict[str, Any] = {
+            "subject_type": first.stype.value,
+            "subject_id": first.subject_id,
+            "open_key": key,
+            "account": first.account,
+            "content_type": first.content_type,
+            "content_date": format_time(first.content_date) if first.content_date else None,
+            "queue": self.config.route(first.reason, first.source, first.stype).id,
+            "reason": first.reason,
+            "tier": tier,
+            "reporters": 0,
+            "reporter_weight": 0.0,
+            "automated": False,
+            "reach": 0,
+            "due_at": 0.0,
+            "opened_at": format_time(now),
+        }
+        self._fold(case, flags, set(), opened=True)
+        return case
+
+    def _hold_cases(
+        self, conn: Connection, by_key: Mapping[str, Sequence[_Flag]], now: datetime
+    ) -> tuple[dict[str, dict[str, Any]], set[str]]:
+        """The open case of every subject key, held for this transaction, opening the
+        missing ones; returns ``(case row by key, keys of the cases opened here)``.
+
+        Opening is ``INSERT ... ON CONFLICT (open_key) DO NOTHING``: when a
+        concurrent transaction opened the same subject's case first, the insert
+        waits for it and skips the row, and the report joins the winner's case.
+        On PostgreSQL a batch of several subjects never waits for a row lock
+        while it holds another: it reads the open cases without locking, inserts
+        the missing ones in key order (a second inserter of a key waits on the
+        first), then locks the existing ones in key order. One subject, or
+        SQLite's single writer, locks first and inserts what is missing.
+        """
+        keys = sorted(by_key)
+        pg = conn.dialect.name == "postgresql"
+        held: dict[str, dict[str, Any]] = {}
+        created: set[str] = set()
+        lock_first = not pg or len(keys) == 1
+        seen = ingest.open_cases(conn, keys, lock=lock_first)
+        if lock_first:
+            held.update(seen)
+        for _ in range(3):
+            missing = [k for k in keys if k not in held and k not in seen]
+            if missing:
+                new = ingest.insert_cases(
+                    conn, [self._new_case(k, by_key[k], now) for k in missing]
+                )
+                held.update(new)
+                created.update(new)
+            wanted = [k for k in keys if k not in held]
+            if not wanted:
+                return held, created
+            # The cases seen unlocked, and those another transaction opened first.
+            seen = ingest.open_cases(conn, wanted, lock=True)
+            held.update(seen)
+        raise Conflict("the cases of these subjects keep changing; try again")  # pragma: no cover
+
+    def _join(
+        self,
+        conn: Connection,
+        joined: Sequence[str],
+        held: Mapping[str, dict[str, Any]],
+        by_key: Mapping[str, Sequence[_Flag]],
+    ) -> list[dict[str, Any]]:
+        """Fold the reports into the cases they join (held, existing before this batch);
+        returns the changed cases."""
+        if not joined:
+            return []
+        people = sorted({f.reporter for k in joined for f in by_key[k] if f.reporter is not None})
+        known: dict[int, set[str]] = {held[k]["id"]: set() for k in joined}
+        for case_id, reporter in ingest.known_reporters(conn, sorted(known), people):
+            known[case_id].add(reporter)
+        for key in joined:
+            case = held[key]
+            self._fold(case, by_key[key], known[case["id"]], opened=False)
+        return [held[key] for key in joined]
 
     def _check_rates(self, conn: Connection, flags: Sequence[_Flag], now: datetime) -> None:
         limit = self.config.rate_limit
@@ -476,13 +510,7 @@ class ModerationService(PublishingMixin):
         if not people:
             return
         since = format_time(now - timedelta(seconds=limit.window_seconds))
-        counts: dict[str, int] = dict(
-            conn.execute(
-                select(reports.c.reporter, func.count())
-                .where(reports.c.reporter.in_(people), reports.c.created_at > since)
-                .group_by(reports.c.reporter)
-            ).all()
-        )
+        counts = ingest.rate_counts(conn, people, since)
         for f in flags:
             if f.source is Source.AUTOMATED or not f.reporter:
                 continue
@@ -528,74 +556,6 @@ class ModerationService(PublishingMixin):
             labels=bank_labels,
             actor=actor,
         )
-
-    def _open_case(
-        self,
-        conn: Connection,
-        *,
-        key: str,
-        stype: SubjectType,
-        subject_id: str,
-        reason: str,
-        source: Source,
-        tier: str,
-        account: str | None,
-        content_type: str | None,
-        content_date: datetime | None,
-        now: datetime,
-        events: list[tuple[str, Mapping[str, Any], str | None]],
-        looked: bool = False,
-    ) -> tuple[Row[Any], bool]:
-        """The open case of ``key``, opening it if there is none (``looked``: the
-        caller has just found none, so skip the first lookup)."""
-        query = self._lock(conn, select(cases).where(cases.c.open_key == key))
-        if not looked:
-            row = conn.execute(query).first()
-            if row is not None:
-                return row, False
-        queue = self.config.route(reason, source, stype)
-        values: dict[str, Any] = {
-            "subject_type": stype.value,
-            "subject_id": subject_id,
-            "open_key": key,
-            "account": account,
-            "content_type": content_type,
-            "content_date": format_time(content_date) if content_date else None,
-            "queue": queue.id,
-            "state": "open",
-            "reason": reason,
-            "tier": tier,
-            "reporters": 0,
-            "reporter_weight": 0.0,
-            "automated": False,
-            "reach": 0,
-            "due_at": now.timestamp() + self.config.tiers[tier].review_within_hours * 3600.0,
-            "opened_at": format_time(now),
-            "labels": [],
-            "content_state": "visible",
-        }
-        try:
-            with conn.begin_nested():
-                created = conn.execute(insert(cases).values(**values).returning(*cases.c)).one()
-        except IntegrityError:
-            # Another transaction opened the case first: join it.
-            row = conn.execute(query).first()
-            if row is None:  # pragma: no cover - the winner's row is committed by now
-                raise Conflict("the case for this subject changed; try again") from None
-            return row, False
-        events.append(
-            (
-                "moderation.case_opened",
-                {
-                    "case": created.id,
-                    "queue": queue.id,
-                    "subject_type": stype.value,
-                    "account": self._p(account),
-                },
-                None,
-            )
-        )
-        return created, True
 
     def reports_of(self, reporter: str) -> list[ReportView]:
         """A reporter's own reports, with the outcome of their case."""
