@@ -262,3 +262,57 @@ def test_redirect_route_and_openapi(client, headers):
         "/v1/redirect",
     ):
         assert path in paths
+
+
+def test_a_senior_moderator_takes_escalations_and_reviews_appeals(accord, client, headers):
+    client.post("/v1/reports", json=FLAG, headers=headers["reporter"])
+    taken = client.post("/v1/queues/tve/next", headers=headers["triage"]).json()["case"]
+    client.post(f"/v1/cases/{taken['id']}/escalate", json={}, headers=headers["triage"])
+    # the senior queue is the senior role's (and admin's), beside the ordinary queues
+    queues = [q["id"] for q in client.get("/v1/queues", headers=headers["senior"]).json()]
+    assert queues == ["tve", "general", "senior"]
+    assert client.post("/v1/queues/senior/next", headers=headers["moderator"]).status_code == 403
+    senior = client.post("/v1/queues/senior/next", headers=headers["senior"]).json()["case"]
+    assert senior["id"] == taken["id"]
+    decided = client.post(
+        f"/v1/cases/{senior['id']}/decisions",
+        headers=headers["senior"],
+        json={"action": "remove", "policy": "tve.terrorist_content", "facts": "attack footage"},
+    )
+    assert decided.status_code == 201, decided.text
+    # an appeal of the senior's decision goes to another reviewer; a senior reviews
+    # the appeals of ordinary moderators' decisions
+    appeal = client.post(
+        f"/v1/decisions/{decided.json()['id']}/appeals",
+        json={"statement": "context"},
+        headers=headers["user"],
+    ).json()
+    own = client.post(
+        f"/v1/appeals/{appeal['id']}/decisions",
+        headers=headers["senior"],
+        json={"outcome": "upheld", "reason": "mine"},
+    )
+    assert own.status_code == 403
+    upheld = client.post(
+        f"/v1/appeals/{appeal['id']}/decisions",
+        headers=headers["moderator"],
+        json={"outcome": "upheld", "reason": "Attack footage, no context."},
+    )
+    assert upheld.status_code == 200, upheld.text
+    client.post("/v1/reports", json={**FLAG, "subject_id": "v2"}, headers=headers["reporter"])
+    case = client.post("/v1/queues/tve/next", headers=headers["moderator"]).json()["case"]
+    second = client.post(
+        f"/v1/cases/{case['id']}/decisions",
+        headers=headers["moderator"],
+        json={"action": "remove", "policy": "tve.terrorist_content", "facts": "again"},
+    ).json()
+    appeal = client.post(
+        f"/v1/decisions/{second['id']}/appeals", json={"statement": "x"}, headers=headers["user"]
+    ).json()
+    reviewed = client.post(
+        f"/v1/appeals/{appeal['id']}/decisions",
+        headers=headers["senior"],
+        json={"outcome": "reversed", "reason": "Reporting, not praise."},
+    )
+    assert reviewed.status_code == 200, reviewed.text
+    assert client.get(f"/v1/appeals/{appeal['id']}", headers=headers["senior"]).status_code == 200

@@ -264,7 +264,7 @@ def my_reports(svc: Service, principal: Reporter) -> Any:
 @router.get("/reports/{report_id}", response_model=ReportOut)
 def get_report(report_id: int, svc: Service, principal: Reporter) -> Any:
     """One report: reporters and users see only their own."""
-    mine = principal.role not in (Role.MODERATOR, Role.TRIAGE, Role.ADMIN)
+    mine = not permits(principal.role, "moderation.review")
     return svc.report_view(
         report_id, reporter=(principal.subject or principal.actor) if mine else None
     )
