@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
+
 from accord.moderation import dsa
+from accord.moderation.tables import webhook_deliveries
 from accord.moderation.webhooks import SIGNATURE_HEADER, verify_signature
 from tests.conftest import auth
 from tests.moderation.conftest import WEBHOOK_SECRET
@@ -316,3 +319,23 @@ def test_a_senior_moderator_takes_escalations_and_reviews_appeals(accord, client
     )
     assert reviewed.status_code == 200, reviewed.text
     assert client.get(f"/v1/appeals/{appeal['id']}", headers=headers["senior"]).status_code == 200
+    # the reversal shows on the decision; its statement stays as taken (the Transparency
+    # Database cannot amend or withdraw one) and says so in a header; the platform's
+    # webhook names the statement's puid
+    shown = client.get(f"/v1/decisions/{second['id']}", headers=headers["user"]).json()
+    assert shown["reversed"] is True
+    assert shown["reversed_at"] is not None
+    assert shown["statement_puid"].endswith(f"-{second['id']}")
+    assert shown["statement_uuid"] is None
+    statement = client.get(f"/v1/decisions/{second['id']}/statement", headers=headers["user"])
+    assert statement.headers["Accord-Decision-Reversed"] == shown["reversed_at"]
+    assert dsa.validate_statement(statement.json()) == []
+    first = client.get(f"/v1/decisions/{decided.json()['id']}/statement", headers=headers["user"])
+    assert "Accord-Decision-Reversed" not in first.headers
+    with accord.db.read() as conn:
+        bodies = conn.execute(
+            select(webhook_deliveries.c.body).where(webhook_deliveries.c.event == "appeal.decided")
+        ).scalars()
+        outcomes = [json.loads(b)["data"] for b in bodies]
+    reversal = next(o for o in outcomes if o["outcome"] == "reversed")
+    assert reversal["statement_puid"] == shown["statement_puid"]

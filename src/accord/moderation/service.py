@@ -58,6 +58,7 @@ from accord.moderation.tables import (
     appeals,
     cases,
     decisions,
+    dsa_submissions,
     reports,
     restrictions,
     strikes,
@@ -153,6 +154,9 @@ class DecisionView:
     reversed: bool
     strike_ids: list[int] = field(default_factory=list)
     restrictions: list[RestrictionView] = field(default_factory=list)
+    reversed_at: str | None = None
+    statement_puid: str | None = None
+    statement_uuid: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -1107,6 +1111,9 @@ class ModerationService(PublishingMixin):
             rs = conn.execute(
                 select(restrictions).where(restrictions.c.decision_id == decision_id)
             ).all()
+            uuid = conn.execute(
+                select(dsa_submissions.c.uuid).where(dsa_submissions.c.decision_id == decision_id)
+            ).scalar()
         return DecisionView(
             id=row.id,
             case_id=row.case_id,
@@ -1126,6 +1133,9 @@ class ModerationService(PublishingMixin):
                 )
                 for r in rs
             ],
+            reversed_at=row.reversed_at,
+            statement_puid=row.statement["puid"] if row.statement else None,
+            statement_uuid=uuid,
         )
 
     def statement(self, decision_id: int) -> dict[str, Any]:
@@ -1409,10 +1419,19 @@ class ModerationService(PublishingMixin):
                         )
                     )
             self.ledger.append_many(conn, events)
+            # The Transparency Database takes statements and never changes or withdraws
+            # one (its API: POST statement(s), GET by uuid or puid), so the statement of
+            # a reversed decision stays as submitted; the platform learns of the reversal
+            # here, with the statement's puid, and tells the person it concerns.
+            submitted = conn.execute(
+                select(dsa_submissions.c.uuid).where(dsa_submissions.c.decision_id == dec.id)
+            ).first()
             self.outbox.enqueue(
                 conn,
                 "appeal.decided",
                 {
+                    "statement_puid": dec.statement["puid"] if dec.statement else None,
+                    "statement_uuid": submitted.uuid if submitted else None,
                     "appeal_id": appeal_id,
                     "decision_id": dec.id,
                     "outcome": outcome,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from accord.api.deps import AccordDep, PrincipalDep, requires
@@ -174,6 +174,18 @@ class DecisionOut(_Out):
     reversed: bool
     strike_ids: list[int]
     restrictions: list[RestrictionOut]
+    reversed_at: str | None = Field(
+        default=None, description="When an appeal reversed the decision."
+    )
+    statement_puid: str | None = Field(
+        default=None, description="The puid of its DSA statement of reasons, if it has one."
+    )
+    statement_uuid: str | None = Field(
+        default=None,
+        description="The Transparency Database's uuid of the statement, once submitted. "
+        "The database never changes or withdraws a statement: after a reversal it "
+        "still shows the decision as it was taken.",
+    )
 
 
 class AppealIn(BaseModel):
@@ -346,10 +358,20 @@ def get_decision(decision_id: int, svc: Service, principal: StatementReader) -> 
 
 
 @router.get("/decisions/{decision_id}/statement", response_model=dict[str, Any])
-def get_statement(decision_id: int, svc: Service, principal: StatementReader) -> Any:
-    """The DSA statement of reasons, in the Transparency Database API's field names."""
+def get_statement(
+    decision_id: int, svc: Service, principal: StatementReader, response: Response
+) -> Any:
+    """The DSA statement of reasons, in the Transparency Database API's field names.
+
+    If an appeal reversed the decision, the body is still the statement as taken (the
+    database has no way to amend or withdraw one) and the header
+    ``Accord-Decision-Reversed`` gives the time of the reversal."""
     _own_decision(svc, principal, decision_id)
-    return svc.statement(decision_id)
+    statement = svc.statement(decision_id)
+    decision = svc.decision(decision_id)
+    if decision.reversed_at is not None:
+        response.headers["Accord-Decision-Reversed"] = decision.reversed_at
+    return statement
 
 
 @router.post("/decisions/{decision_id}/appeals", status_code=201, response_model=AppealOut)
