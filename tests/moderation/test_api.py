@@ -339,3 +339,49 @@ def test_a_senior_moderator_takes_escalations_and_reviews_appeals(accord, client
         outcomes = [json.loads(b)["data"] for b in bodies]
     reversal = next(o for o in outcomes if o["outcome"] == "reversed")
     assert reversal["statement_puid"] == shown["statement_puid"]
+
+
+def test_batch_reports_are_checked_whole_before_any_write(accord, client, headers):
+    def batch(items, who="admin"):
+        return client.post("/v1/reports:batch", json={"reports": items}, headers=headers[who])
+
+    def stored():
+        with accord.db.read() as conn:
+            return len(conn.execute(select(webhook_deliveries.c.id)).all()), len(
+                accord.ledger.entries(0, accord.ledger.size())
+            )
+
+    items = [
+        {**FLAG, "reporter": "viewer-1"},
+        {**FLAG, "reporter": "viewer-2"},
+        {**FLAG, "subject_id": "other", "reason": "spam", "reporter": "viewer-1"},
+    ]
+    answer = batch(items)
+    assert answer.status_code == 201, answer.text
+    receipts = answer.json()["receipts"]
+    assert [r["joined_existing_case"] for r in receipts] == [False, True, False]
+    assert receipts[0]["case_id"] == receipts[1]["case_id"] != receipts[2]["case_id"]
+    assert accord.moderation.case(receipts[0]["case_id"]).reporters == 2
+    before = stored()
+    # a bad item anywhere refuses the whole batch, naming it
+    bad = batch([{**FLAG, "reporter": "v3"}, {**FLAG, "reason": "nonsense", "reporter": "v4"}])
+    assert bad.status_code == 400
+    assert bad.json()["message"].startswith("report 1: unknown reason")
+    assert bad.json()["item"] == 1
+    malformed = batch([FLAG, {**FLAG, "subject_id": ""}])
+    assert malformed.status_code == 422
+    assert "reports.1.subject_id" in malformed.json()["message"]
+    assert batch([FLAG] * 1001).status_code == 422
+    assert batch([]).status_code == 422
+    # only relaying keys name reporters; others report as themselves
+    named = batch([FLAG, {**FLAG, "reporter": "someone"}], who="reporter")
+    assert named.status_code == 403
+    assert named.json()["item"] == 1
+    assert stored() == before
+    mine = batch([FLAG, {**FLAG, "subject_id": "v-9"}], who="user")
+    assert mine.status_code == 201
+    own = client.get("/v1/reports", headers=headers["user"]).json()
+    assert sorted(r["case_id"] for r in own) == sorted(
+        r["case_id"] for r in mine.json()["receipts"]
+    )
+    assert "/v1/reports:batch" in client.get("/openapi.json").json()["paths"]

@@ -49,6 +49,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "moderation.report": frozenset(
         {Role.REPORTER, Role.USER, Role.MODERATOR, Role.SENIOR, Role.TRIAGE}
     ),
+    "moderation.relay": frozenset(),  # report on behalf of named users (POST /v1/reports:batch)
     "moderation.review": frozenset({Role.MODERATOR, Role.SENIOR, Role.TRIAGE}),
     "moderation.decide": frozenset({Role.MODERATOR, Role.SENIOR}),
     "moderation.appeal": frozenset({Role.USER, Role.REPORTER}),

@@ -314,7 +314,7 @@ class ModerationService(PublishingMixin):
         and optionally ``source``, ``text``, ``account``, ``content_type``,
         ``content_date``, ``reach``, ``labels``, ``actor``.
         """
-        return self.report_many([flag])[0]
+        return self._ingest([self._prepare(**flag)])[0]
 
     def report_many(self, flags: Iterable[Mapping[str, Any]]) -> list[ReportReceipt]:
         """Ingest many reports in one transaction (all or none).
@@ -324,8 +324,21 @@ class ModerationService(PublishingMixin):
         the open cases of its subjects, one insert of the cases it opens, one
         locking read of the cases it joins, the reporters already on those cases,
         the report rows, one update of the joined cases and one ledger append.
+
+        Every report is validated before anything is written; an invalid one is
+        refused with its position in the batch (``InvalidInput``, context ``item``).
         """
-        prepared = [self._prepare(**f) for f in flags]
+        prepared = []
+        for item, f in enumerate(flags):
+            try:
+                prepared.append(self._prepare(**f))
+            except InvalidInput as exc:
+                raise InvalidInput(
+                    f"report {item}: {exc.message}", item=item, **exc.context
+                ) from None
+        return self._ingest(prepared)
+
+    def _ingest(self, prepared: Sequence[_Flag]) -> list[ReportReceipt]:
         if not prepared:
             return []
         now = self.clock.now()
@@ -522,8 +535,10 @@ class ModerationService(PublishingMixin):
             counts[f.reporter] = counts.get(f.reporter, 0) + 1
             if counts[f.reporter] > allowance:
                 raise RateLimited(
-                    f"too many reports: at most {allowance} per {limit.window_seconds} s",
+                    f"too many reports from {f.reporter!r}: at most {allowance} "
+                    f"per {limit.window_seconds} s",
                     retry_after=limit.window_seconds,
+                    reporter=f.reporter,
                 )
 
     def report_match(

@@ -66,6 +66,29 @@ class ReportReceiptOut(_Out):
     joined_existing_case: bool
 
 
+class BatchReportIn(ReportIn):
+    reporter: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="The platform's account id of the person who flagged it. Only keys "
+        "that relay their users' flags (permission moderation.relay) may name one; "
+        "otherwise the key's own account reports.",
+    )
+
+
+class ReportBatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reports: list[BatchReportIn] = Field(
+        min_length=1, max_length=1000, description="1 to 1000 reports, ingested all or none."
+    )
+
+
+class ReportBatchOut(BaseModel):
+    receipts: list[ReportReceiptOut] = Field(description="One receipt per report, in order.")
+
+
 class ReportOut(_Out):
     id: int
     case_id: int
@@ -265,6 +288,36 @@ def create_report(body: ReportIn, svc: Service, principal: Reporter) -> Any:
         reach=body.reach,
         actor=principal.actor,
     )
+
+
+@router.post("/reports:batch", status_code=201, response_model=ReportBatchOut)
+def create_reports(body: ReportBatchIn, svc: Service, principal: Reporter) -> Any:
+    """Flag many subjects in one transaction (all or none): the whole batch is checked
+    before anything is written, and a bad report is refused naming its position."""
+    own = principal.subject or principal.actor
+    relays = permits(principal.role, "moderation.relay")
+    flags = []
+    for item, r in enumerate(body.reports):
+        if r.reporter is not None and not relays:
+            raise PermissionDenied(
+                f"report {item}: this key reports as itself and may not name a reporter",
+                item=item,
+            )
+        flags.append(
+            {
+                "subject_type": r.subject_type,
+                "subject_id": r.subject_id,
+                "reason": r.reason,
+                "reporter": r.reporter or own,
+                "text": r.text,
+                "account": r.account,
+                "content_type": r.content_type,
+                "content_date": r.content_date,
+                "reach": r.reach,
+                "actor": principal.actor,
+            }
+        )
+    return {"receipts": svc.report_many(flags)}
 
 
 @router.get("/reports", response_model=list[ReportOut])
