@@ -73,6 +73,7 @@ __all__ = [
     "ModerationService",
     "ReportReceipt",
     "ReportView",
+    "match_flag",
 ]
 
 AUTOMATED_DECISION = {
@@ -188,6 +189,35 @@ class _Flag:
     reach: int
     labels: tuple[str, ...]
     actor: str | None
+
+
+def match_flag(
+    *,
+    subject_type: str,
+    subject_id: str,
+    bank_labels: Sequence[str],
+    account: str | None = None,
+    content_type: str | None = None,
+    reach: int = 0,
+    signal_type: str | None = None,
+    bank: str | None = None,
+    reason: str = "terrorism_violent_extremism",
+    actor: str = "matcher",
+) -> dict[str, Any]:
+    """The automated report (keyword arguments of ``report``) of a hash match in ``bank``."""
+    return {
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "reason": reason,
+        "reporter": f"bank:{bank}" if bank else "bank:unknown",
+        "source": Source.AUTOMATED,
+        "text": f"hash match ({signal_type or 'signal'}) in bank {bank or '?'}",
+        "account": account,
+        "content_type": content_type,
+        "reach": reach,
+        "labels": bank_labels,
+        "actor": actor,
+    }
 
 
 def _subject_key(subject_type: str, subject_id: str) -> str:
@@ -541,40 +571,16 @@ class ModerationService(PublishingMixin):
                     reporter=f.reporter,
                 )
 
-    def report_match(
-        self,
-        *,
-        subject_type: str,
-        subject_id: str,
-        bank_labels: Sequence[str],
-        account: str | None = None,
-        content_type: str | None = None,
-        reach: int = 0,
-        signal_type: str | None = None,
-        bank: str | None = None,
-        reason: str = "terrorism_violent_extremism",
-        actor: str = "matcher",
-    ) -> ReportReceipt:
+    def report_match(self, **match: Any) -> ReportReceipt:
         """An automated report from a hash match, carrying the bank's labels.
 
         The matcher calls this for each upload that matched a bank of terrorist or
         violent extremist content; repeated matches of one subject from one bank
-        join the case once (the bank is the "reporter").
+        join the case once (the bank is the "reporter"). Keyword arguments are those
+        of :func:`match_flag`; :meth:`report_many` over several match flags files
+        the matches of many banks in one transaction.
         """
-        text = f"hash match ({signal_type or 'signal'}) in bank {bank or '?'}"
-        return self.report(
-            subject_type=subject_type,
-            subject_id=subject_id,
-            reason=reason,
-            reporter=f"bank:{bank}" if bank else "bank:unknown",
-            source=Source.AUTOMATED,
-            text=text,
-            account=account,
-            content_type=content_type,
-            reach=reach,
-            labels=bank_labels,
-            actor=actor,
-        )
+        return self.report(**match_flag(**match))
 
     def reports_of(self, reporter: str) -> list[ReportView]:
         """A reporter's own reports, with the outcome of their case."""
