@@ -169,8 +169,12 @@ def test_cli_escalates_appeals_and_reviews(capsys):
     assert call("moderation", "report", "content", "c2", "--reason", "spam",
                 "--reporter", "alice", "--account", "bob")[0] == 0  # fmt: skip
     assert call("moderation", "next", "general", "--as", "mia")[0] == 0
-    assert call("moderation", "decide", "1", "--as", "mia", "--action", "remove",
-                "--policy", "hate.speech", "--facts", "a slur")[0] == 0  # fmt: skip
+    code, out = call("moderation", "decide", "1", "--as", "mia", "--action", "remove",
+                     "--policy", "hate.speech", "--facts", "a slur",
+                     "--account-action", "suspend", "--days", "3")  # fmt: skip
+    assert code == 0
+    assert [r["kind"] for r in json.loads(out)["restrictions"]] == ["suspension"]
+    assert call("moderation", "eligibility", "bob")[1].startswith("denied")
     assert call("moderation", "next", "general", "--as", "tri")[0] == 0
     code, out = call("moderation", "escalate", "2", "--as", "tri", "--note", "unsure")
     assert code == 0
@@ -187,6 +191,7 @@ def test_cli_escalates_appeals_and_reviews(capsys):
                      "reversed", "--reason", "quoted as news")  # fmt: skip
     assert code == 0
     assert json.loads(out)["state"] == "reversed"
+    assert call("moderation", "eligibility", "bob")[1].startswith("allowed")
     code, out = call("moderation", "redirect", "how to join isis")
     assert code == 0
     assert isinstance(json.loads(out), list)

@@ -98,11 +98,16 @@ def decide(
     ),
     policy: str = typer.Option(None, help="The policy id relied on."),
     facts: str = typer.Option(..., help="Facts and circumstances relied on."),
+    account_action: str = typer.Option(
+        None, help="Also act on the account: restrict_feature, suspend or terminate."
+    ),
+    days: int = typer.Option(None, help="How long a restriction or suspension lasts."),
+    feature: str = typer.Option(None, help="The feature restricted, e.g. live."),
 ) -> None:
-    """Decide a case you hold."""
+    """Decide a case you hold (and optionally restrict, suspend or terminate the account)."""
     decision = get_accord().moderation.decide(
         case_id, holder=moderator, actor=f"cli:{moderator}", action=action, facts=facts,
-        policy_id=policy,
+        policy_id=policy, account_action=account_action, account_days=days, feature=feature,
     )  # fmt: skip
     _json(decision)
 
