@@ -14,7 +14,10 @@ For each database it prints:
   a random open case, half flag a new subject; every reporter is new. The
   baseline, measured in the same run, is the bare bulk insert of the same
   report rows (``accord.store.bulk.insert_rows``, one transaction per batch;
-  one plain INSERT per transaction for ``report``);
+  one plain INSERT per transaction for ``report``). On PostgreSQL the batched
+  measures are repeated with ``--workers`` (default 2) concurrent ingesters,
+  each with its own engine, as separate processes would be, against the bare
+  bulk insert from as many at once;
 * next case: ``take_next`` (lease the most urgent case) p50/p99 with the open
   cases in place, against a baseline of the bare ``SELECT ... ORDER BY due_at
   LIMIT 1`` on the same index.
@@ -34,6 +37,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -162,8 +166,52 @@ def ingest_rows(
     return out
 
 
+def parallel(
+    settings: Settings,
+    accord: Accord,
+    workers: int,
+    batches: list[tuple[list[dict[str, object]], list[dict[str, object]]]],
+    size: int,
+) -> tuple[float, float]:
+    """Reports per second of ``workers`` threads, each with its own Accord (engine,
+    connections) as separate ingest processes would have, sharing ``batches``; and
+    of the bare bulk insert of the same rows, as many at once."""
+    peers = [Accord(settings, clock=accord.clock) for _ in range(workers)]
+    try:
+
+        def timed(work: Callable[[Accord, int], None]) -> float:
+            def share(w: int) -> None:
+                for i in range(w, len(batches), workers):
+                    work(peers[w], i)
+
+            started = time.perf_counter()
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(share, range(workers)))
+            return len(batches) * size / (time.perf_counter() - started)
+
+        def bare(peer: Accord, i: int) -> None:
+            with peer.db.write() as conn:
+                insert_rows(conn, reports, batches[i][1])
+
+        baseline = timed(bare)
+
+        def ingest(peer: Accord, i: int) -> None:
+            peer.moderation.report_many(batches[i][0])
+
+        ingested = timed(ingest)
+        return ingested, baseline
+    finally:
+        for peer in peers:
+            peer.close()
+
+
 def run(
-    name: str, settings: Settings, n_cases: int, n_reports: int, sizes: list[int]
+    name: str,
+    settings: Settings,
+    n_cases: int,
+    n_reports: int,
+    sizes: list[int],
+    workers: int = 2,
 ) -> list[tuple[str, ...]]:
     accord = Accord(settings)
     accord.init()
@@ -205,6 +253,13 @@ def run(
             bulk = rate(lambda i, b=batches: svc.report_many(b[i][0]), len(batches)) * size
             rows.append((name, f"reports/s, report_many({size})", f"{bulk:,.0f}",
                          f"{baseline:,.0f}", f"{bulk / baseline:.2f}"))  # fmt: skip
+            if workers > 1 and accord.db.is_postgres:
+                batches = ingest_rows(n_cases, size, n_batches, start, now_s)
+                start += size * n_batches
+                both = parallel(settings, accord, workers, batches, size)
+                rows.append((name, f"reports/s, report_many({size}), {workers} workers",
+                             f"{both[0]:,.0f}", f"{both[1]:,.0f}",
+                             f"{both[0] / both[1]:.2f}"))  # fmt: skip
 
         # --- next case with many open cases -----------------------------------
         probe = (
@@ -246,6 +301,10 @@ def main() -> None:
         "--batch", type=int, action="append", default=None,
         help="batch sizes to measure (repeatable; default 1, 100, 1000; 1 = report())",
     )  # fmt: skip
+    parser.add_argument(
+        "--workers", type=int, default=2,
+        help="also ingest batches from this many concurrent workers (PostgreSQL; 1 = off)",
+    )  # fmt: skip
     parser.add_argument("--only", choices=["sqlite", "postgres"], default=None)
     args = parser.parse_args()
     n_cases = args.cases or (20_000 if args.quick else 1_000_000)
@@ -255,11 +314,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         if args.only in (None, "sqlite"):
             settings = Settings(home=Path(tmp) / "sqlite")
-            results += run("sqlite", settings, n_cases, n_reports, sizes)
+            results += run("sqlite", settings, n_cases, n_reports, sizes, 1)
         if args.only in (None, "postgres"):
             with postgres_url() as url:
                 settings = Settings(home=Path(tmp) / "pg", database_url=url)
-                results += run("postgres", settings, n_cases, n_reports, sizes)
+                results += run("postgres", settings, n_cases, n_reports, sizes, args.workers)
     header = ("db", "measure", "accord", "baseline", "ratio")
     widths = [max(len(r[i]) for r in [header, *results]) for i in range(5)]
     print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
