@@ -18,6 +18,10 @@ For each database it prints:
   measures are repeated with ``--workers`` (default 2) concurrent ingesters,
   each with its own engine, as separate processes would be, against the bare
   bulk insert from as many at once;
+* CPU: the same measures as reports per CPU-second, client and server
+  processes together (PostgreSQL's from ``/proc``): what the work costs,
+  which the load of a shared machine hardly changes. Two idle cores give at
+  most twice that figure per second;
 * next case: ``take_next`` (lease the most urgent case) p50/p99 with the open
   cases in place, against a baseline of the bare ``SELECT ... ORDER BY due_at
   LIMIT 1`` on the same index.
@@ -121,6 +125,40 @@ def rate(fn: Callable[[int], None], n: int) -> float:
     for i in range(n):
         fn(i)
     return n / (time.perf_counter() - started)
+
+
+class CpuMeter:
+    """CPU seconds spent by this process and, on PostgreSQL, by the server's processes
+    (read from ``/proc``; the server runs on this machine). Unlike a rate, it hardly
+    depends on what else the machine runs, so it says what the work costs."""
+
+    def __init__(self, accord: Accord) -> None:
+        self.accord = accord
+        self.tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def _server(self) -> float:
+        if not self.accord.db.is_postgres:
+            return 0.0
+        with self.accord.db.read() as conn:
+            pids = conn.exec_driver_sql("SELECT pid FROM pg_stat_activity").scalars().all()
+        total = 0.0
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / self.tick  # utime + stime
+        return total
+
+    def read(self) -> float:
+        return time.process_time() + self._server()
+
+
+def rate_and_cpu(meter: CpuMeter, fn: Callable[[int], None], n: int) -> tuple[float, float]:
+    """(calls per second, calls per CPU second of client and server)."""
+    before = meter.read()
+    per_second = rate(fn, n)
+    return per_second, n / max(1e-9, meter.read() - before)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -232,6 +270,7 @@ def run(
                 conn.exec_driver_sql("ANALYZE moderation_cases")
         now_s = format_time(accord.clock.now())
         start = 0
+        meter = CpuMeter(accord)
 
         # --- ingestion with the open cases in place -----------------------------
         for size in sizes:
@@ -243,16 +282,28 @@ def run(
                 with accord.db.write() as conn:
                     insert_rows(conn, reports, batch)
 
-            baseline = rate(lambda i, b=batches: bare(b[i][1]), len(batches)) * size
+            baseline, baseline_cpu = rate_and_cpu(
+                meter, lambda i, b=batches: bare(b[i][1]), len(batches)
+            )
             if size == 1:
-                single = rate(lambda i, b=batches: svc.report(**b[i][0][0]), len(batches)) * size
-                rows.append((name, "reports/s, report() one per transaction",
-                             f"{single:,.0f}", f"{baseline:,.0f}",
-                             f"{single / baseline:.2f}"))  # fmt: skip
+                label = "report() one per transaction"
+                done, cpu = rate_and_cpu(
+                    meter, lambda i, b=batches: svc.report(**b[i][0][0]), len(batches)
+                )
+            else:
+                label = f"report_many({size})"
+                done, cpu = rate_and_cpu(
+                    meter, lambda i, b=batches: svc.report_many(b[i][0]), len(batches)
+                )
+            done, cpu, baseline, baseline_cpu = (
+                x * size for x in (done, cpu, baseline, baseline_cpu)
+            )
+            rows.append((name, f"reports/s, {label}", f"{done:,.0f}", f"{baseline:,.0f}",
+                         f"{done / baseline:.2f}"))  # fmt: skip
+            rows.append((name, f"reports per CPU-second, {label}", f"{cpu:,.0f}",
+                         f"{baseline_cpu:,.0f}", f"{cpu / baseline_cpu:.2f}"))  # fmt: skip
+            if size == 1:
                 continue
-            bulk = rate(lambda i, b=batches: svc.report_many(b[i][0]), len(batches)) * size
-            rows.append((name, f"reports/s, report_many({size})", f"{bulk:,.0f}",
-                         f"{baseline:,.0f}", f"{bulk / baseline:.2f}"))  # fmt: skip
             if workers > 1 and accord.db.is_postgres:
                 batches = ingest_rows(n_cases, size, n_batches, start, now_s)
                 start += size * n_batches
