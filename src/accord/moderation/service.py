@@ -6,7 +6,8 @@ runs in one ``db.write()`` transaction that also appends its ledger events
 (people pseudonymised) and its webhook deliveries (the outbox), so a change,
 its record and its notification commit together or not at all:
 
-    report / report_match --> case (one open case per subject; reporters join it)
+    report / report_many / report_match --> case (one open case per subject; reporters join it;
+        a batch in a fixed number of set-based statements, see accord.moderation.ingest)
     take_next (lease) --> decide --> strike --> ladder --> restrictions --> statement of reasons
     appeal --> decide_appeal (another moderator) --> reversal lifts what the decision caused
 
