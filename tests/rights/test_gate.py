@@ -9,7 +9,7 @@ import pytest
 
 from accord.errors import Conflict, InvalidInput
 from accord.jobs import gate as gate_module
-from accord.jobs.merkle import absence_proof, reference_root, verify_absence
+from accord.jobs.merkle import BLOCK_SIZE, absence_proof, reference_block_root, verify_absence
 from tests.rights.conftest import make_rows, read_output
 
 AI = "train_ai_system"
@@ -41,11 +41,13 @@ def test_gate_keeps_allowed_items_with_their_columns(accord, clock, write_corpus
     on_disk = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert on_disk["merkle"]["root"] == manifest["merkle"]["root"]
     ids = sorted(r["item_id"].encode() for r in rows)
-    assert manifest["merkle"]["root"] == reference_root(ids).hex()
-    assert manifest["merkle"]["tree_size"] == 11
+    assert manifest["merkle"]["root"] == reference_block_root(ids).hex()
+    assert manifest["merkle"]["items"] == 11
+    assert manifest["merkle"]["block_size"] == BLOCK_SIZE
+    assert manifest["merkle"]["tree_size"] == 1  # one block of 11 ids
     # a proof that one of ann's items is absent, checked against the manifest's root
     proof = absence_proof(ids, b"item-00-03")
-    assert verify_absence(proof, bytes.fromhex(manifest["merkle"]["root"]))
+    assert verify_absence(proof, bytes.fromhex(manifest["merkle"]["root"]), 1)
     assert accord.ledger.entries(manifest["ledger_seq"], manifest["ledger_seq"] + 1)[0].kind == (
         "rights.gate_run"
     )
