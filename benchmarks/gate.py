@@ -155,9 +155,7 @@ def main() -> None:
     results: list[tuple[str, int, float, str]] = []
     try:
         t = time.perf_counter()
-        corpus, deny = generate(
-            scratch, args.rows, subjects, args.objectors, shuffle=args.shuffle
-        )
+        corpus, deny = generate(scratch, args.rows, subjects, args.objectors, shuffle=args.shuffle)
         print(
             f"generated {args.rows:,} rows ({'shuffled' if args.shuffle else 'in id order'}), "
             f"{subjects:,} subjects, {args.objectors:,} objectors in "

@@ -112,8 +112,9 @@ def test_spark_and_duckdb_agree_over_several_blocks(accord, clock, write_corpus,
     clock.advance(timedelta(minutes=1))
     corpus = write_corpus(rows)
     duck = accord.rights.gate(corpus, tmp_path / "duck")
-    sp = accord.rights.gate(corpus, tmp_path / "spark", engine="spark")
+    spark_run = accord.rights.gate(corpus, tmp_path / "spark", engine="spark")
     assert duck["merkle"]["tree_size"] == 4
+    assert spark_run["merkle"] == duck["merkle"]
     assert read_output(tmp_path / "duck") == read_output(tmp_path / "spark")
     assert (tmp_path / "duck" / "manifest.json").read_bytes() == (
         tmp_path / "spark" / "manifest.json"

@@ -10,8 +10,8 @@ Data flow (``accord rights gate``):
 2. :func:`run_gate` hands the corpus and the decision list to an engine (DuckDB
    in-process, or Spark), which validates the corpus, counts input rows by
    category and outcome, writes the allowed rows unchanged (an anti-join against
-   the denials, or a semi-join against the opt-ins), the set of included
-   (subject, category) pairs, and the Merkle root over the sorted included ids.
+   the denials, or a semi-join against the opt-ins), and computes the Merkle
+   root over blocks of the sorted included ids (:mod:`accord.jobs.merkle`).
 3. Everything is written into a temporary folder beside ``out`` that is fsynced
    and renamed into place: an interrupted run leaves no partial output.
 

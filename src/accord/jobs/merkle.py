@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import itertools
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -203,7 +204,7 @@ class BlockHasher:
             lengths = np.diff(offsets)
             if lengths.size and int(lengths.max()) > _U32_MAX:
                 raise InvalidInput("an item id is longer than 4 GiB")
-            lengths_be = memoryview(lengths.astype(">u4")).cast("B")
+            lengths_be = memoryview(lengths.astype(">u4").tobytes())
             bounds = offsets[::b].tolist()
             prefix = self._full_prefix
             for j in range(full):
@@ -436,7 +437,7 @@ def verify_absence(proof: AbsenceProof, root: bytes, tree_size: int) -> bool:
         if implied != root:
             return False
         items.extend(block.items)
-    if any(b < a for a, b in zip(items, items[1:], strict=False)):
+    if any(b < a for a, b in itertools.pairwise(items)):
         return False
     if proof.item in items:
         return False
