@@ -148,13 +148,27 @@ class DuckDBEngine:
             f"FROM parquet_metadata({_lit(part)}) WHERE path_in_schema = 'item_id'"
         ).fetchall()[0][0]
         if int(size or 0) <= IN_MEMORY_SORT_BYTES:
-            hasher.add(sort_ids(con.sql(ids).to_arrow_table().column(0)))
+            unsorted = con.sql(ids).to_arrow_table().column(0)
+            t_read = time.perf_counter()
+            ordered = sort_ids(unsorted)
+            del unsorted
+            t_sort = time.perf_counter()
+            hasher.add(ordered)
         else:
+            t_read = t_sort = time.perf_counter()
             for batch in con.sql(f"{ids} ORDER BY id").to_arrow_reader(1 << 16):
                 hasher.add(batch.column(0))
         root = hasher.root()
         if hasher.items != output:
             raise InvalidInput("the gate wrote a different number of rows than it counted")
         t4 = time.perf_counter()
-        timings = {"check": t1 - t0, "count": t2 - t1, "write": t3 - t2, "merkle": t4 - t3}
+        timings = {
+            "check": t1 - t0,
+            "count": t2 - t1,
+            "write": t3 - t2,
+            "merkle": t4 - t3,
+            "merkle: read ids": t_read - t3,
+            "merkle: sort": t_sort - t_read,
+            "merkle: hash": t4 - t_sort,
+        }
         return EngineResult(by_category, excluded, output, root.hex(), hasher.tree_size, timings)
