@@ -58,6 +58,12 @@ def test_strings_sort_by_utf8_bytes(kind):
     assert got == sorted(x.encode() for x in same_width)
 
 
+def test_large_binary_ids_of_varying_width():
+    ids = [b"\xff", b"\x00\x01", b"", b"\x00"]
+    got = _sorted_bytes(sort_ids(pa.chunked_array([pa.array(ids, pa.large_binary())])))
+    assert got == sorted(ids)
+
+
 def test_missing_ids_are_refused():
     with pytest.raises(ValueError, match="missing"):
         sort_ids(pa.array(["a", None]))

@@ -144,7 +144,8 @@ def sort_ids(ids: pa.Array | pa.ChunkedArray) -> pa.Array:
     matrices = [_fixed_width_matrix(c) for c in chunks]
     widths = {m.shape[1] for m in matrices if m is not None}
     if not chunks or any(m is None for m in matrices) or len(widths) != 1:
-        wide = pa.large_binary() if pa.types.is_binary(ids.type) else pa.large_string()
+        binary = pa.types.is_binary(ids.type) or pa.types.is_large_binary(ids.type)
+        wide = pa.large_binary() if binary else pa.large_string()
         array = pa.chunked_array([c.cast(wide) for c in chunks], wide).combine_chunks()
         return pc.take(array, pc.sort_indices(array)) if len(array) > 1 else array
     matrix = matrices[0] if len(matrices) == 1 else np.concatenate(matrices)  # type: ignore[arg-type]

@@ -34,7 +34,7 @@ from accord.jobs.merkle import BlockHasher
 
 __all__ = ["IN_MEMORY_SORT_BYTES", "DuckDBEngine"]
 
-# Ids up to this many bytes are sorted in memory (about 6x their size at peak);
+# Ids up to this many bytes are sorted in memory (about 4-6x their size at peak);
 # above it DuckDB sorts them, spilling to disk if it must.
 IN_MEMORY_SORT_BYTES = 2 << 30
 
