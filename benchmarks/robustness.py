@@ -34,7 +34,7 @@ import numpy as np
 import pdqhash
 from PIL import Image
 
-from accord.matching import robust, transforms
+from accord.matching import keypoints, robust, transforms
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 PACKAGES = (
@@ -82,13 +82,21 @@ def _buffer_bits(img: Image.Image) -> np.ndarray:
     return np.stack([np.packbits(np.asarray(h, dtype=np.uint8)) for h in hashes])
 
 
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
 def make_tiles(paths: list[Path], limit: int, rng: np.random.Generator) -> list[Image.Image]:
     """Up to ``limit`` distinct tiles of 360-640 px, spread over the photographs.
 
     Flat tiles and tiles whose PDQ (any orientation) is within 70 bits of a kept
-    tile are skipped. Tiles are cached as PNG files under ``.cache/tiles-*``.
+    tile are skipped. Tiles of one photograph never overlap, and a photograph
+    that shares a region with one already used (the same wallpaper in another
+    aspect ratio: local features agree on 20 or more points) is skipped, so that
+    an unbanked tile shares no pixels with a banked one. Tiles are cached as PNG
+    files under ``.cache/tiles-*``.
     """
-    cache = CACHE / f"tiles-{limit}-{len(paths)}"
+    cache = CACHE / f"tiles-v2-{limit}-{len(paths)}"
     if cache.is_dir():
         files = sorted(cache.glob("*.png"))
         if files:
@@ -97,6 +105,7 @@ def make_tiles(paths: list[Path], limit: int, rng: np.random.Generator) -> list[
     kept: list[Image.Image] = []
     kept_bits: list[np.ndarray] = []
     sources: list[np.ndarray] = []
+    source_features: list[keypoints.Features] = []
     for path in paths:
         with Image.open(path) as im:
             im.draft("RGB", (1920, 1920))
@@ -104,7 +113,11 @@ def make_tiles(paths: list[Path], limit: int, rng: np.random.Generator) -> list[
         whole = _buffer_bits(photo)
         if any(np.unpackbits(whole[0] ^ s).sum() < 60 for src in sources for s in src):
             continue  # the same wallpaper at another resolution
+        features = keypoints.extract(np.asarray(photo), 1000)
+        if any(keypoints.verify(features, f) >= 20 for f in source_features):
+            continue  # the same picture, cut to another aspect ratio
         sources.append(whole)
+        source_features.append(features)
         photo.thumbnail((1920, 1920), Image.Resampling.BOX)
         w, h = photo.size
         boxes = [
@@ -114,11 +127,14 @@ def make_tiles(paths: list[Path], limit: int, rng: np.random.Generator) -> list[
             for y in range(0, h - th + 1, th)
             for x in range(0, w - tw + 1, tw)
         ]
-        taken = 0
+        taken: list[tuple[int, int, int, int]] = []
         for i in rng.permutation(len(boxes)):
-            if taken >= per_photo:
+            if len(taken) >= per_photo:
                 break
-            tile = photo.crop(boxes[int(i)])
+            box = boxes[int(i)]
+            if any(_overlap(box, other) for other in taken):
+                continue
+            tile = photo.crop(box)
             if float(np.asarray(tile.convert("L"), dtype=np.float32).std()) < 25.0:
                 continue  # flat: sky, night, a plain background
             bits = _buffer_bits(tile)
@@ -128,7 +144,7 @@ def make_tiles(paths: list[Path], limit: int, rng: np.random.Generator) -> list[
                     continue
             kept.append(tile)
             kept_bits.append(bits[0])
-            taken += 1
+            taken.append(box)
     order = rng.permutation(len(kept))
     tiles = [kept[int(i)] for i in order[:limit]]
     cache.mkdir(parents=True, exist_ok=True)
