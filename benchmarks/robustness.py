@@ -38,6 +38,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pdqhash
 from PIL import Image
@@ -262,6 +263,7 @@ def main() -> None:
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     n = 120 if args.quick else 400
+    faiss.omp_set_num_threads(1)  # the service's default (ACCORD_THREADS)
 
     t0 = time.perf_counter()
     photos = fetch_photographs()

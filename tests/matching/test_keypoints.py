@@ -12,6 +12,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
 from dataclasses import asdict
 
 import numpy as np
@@ -276,3 +281,71 @@ def test_keypoints_are_never_exported(client, headers, accord, images) -> None:
         assert len(text) < 4000, text[:200]
     for content_id in ids:
         assert set(accord.banks.get_content("TVEC", content_id).signals) <= {"pdq", "md5", "sha256"}
+
+
+FOLLOWER = textwrap.dedent(
+    """
+    import json, sys
+    from pathlib import Path
+    from accord.config import Settings
+    from accord.runtime import Accord
+
+    accord = Accord(Settings(home=sys.argv[1], database_url=sys.argv[2],
+                             matcher_poll_seconds=0.2))
+    accord.matcher.start()
+    query = Path(sys.argv[3]).read_bytes()
+    print("ready", flush=True)
+    for _ in sys.stdin:
+        result = accord.lookups.match_content("photo", query).results.get("keypoints")
+        print(json.dumps([m.content_id for m in result.matches] if result else []), flush=True)
+    accord.close()
+    """
+)
+
+
+@pytest.mark.slow
+def test_second_process_follows_keypoint_adds_and_removes(store, images, tmp_path) -> None:
+    """Keypoints ride on the PDQ signal's feed rows: another process matches a crop within
+    5 s of the item being banked from its media, and stops within 5 s of its removal."""
+    store.banks.create_bank("TVEC", actor="t")
+    w, h = images[2].size
+    query = tmp_path / "crop.jpg"
+    query.write_bytes(jpeg_bytes(images[2].crop((0, int(h * 0.15), int(w * 0.8), h))))
+    command = [
+        sys.executable,
+        "-c",
+        FOLLOWER,
+        str(store.settings.home),
+        store.settings.resolved_database_url,
+        str(query),
+    ]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+    ) as proc:
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        stdin, stdout = proc.stdin, proc.stdout
+        assert stdout.readline().strip() == "ready"
+
+        def ask() -> list[int]:
+            stdin.write("?\n")
+            stdin.flush()
+            return list(json.loads(stdout.readline()))
+
+        assert ask() == []
+        original = jpeg_bytes(images[2])
+        hashed = store.lookups.hash("photo", original)
+        points = keypoints.pack(keypoints.extract(np.asarray(images[2])))
+        content = store.banks.add_hashed("TVEC", hashed, source="s", actor="t", keypoints=points)
+        started = time.monotonic()
+        while ask() != [content.id]:
+            assert time.monotonic() - started < 5, "not matchable in the other process within 5 s"
+            time.sleep(0.05)
+        store.banks.remove_content("TVEC", content.id, actor="t")
+        started = time.monotonic()
+        while ask() != []:
+            assert time.monotonic() - started < 5, "still matched 5 s after removal"
+            time.sleep(0.05)
+        stdin.close()
+        proc.wait(timeout=10)

@@ -5,9 +5,11 @@ from its media, under the id of that item's PDQ signal (so the item's PDQ
 entries in the change feed carry its features too). A query's features go
 through two steps:
 
-1. **Retrieval.** Every banked descriptor sits in one faiss binary index
-   (exhaustive Hamming search: 36 bytes of RAM per descriptor, 256 per image);
-   each query descriptor votes for the image that owns its nearest banked
+1. **Retrieval.** Every banked descriptor sits in one faiss binary index: an
+   exhaustive one up to :data:`FLAT_MAX` descriptors, beyond that an inverted
+   file (``IndexBinaryIVF``, about 2 sqrt(n) lists, :data:`NPROBE` probed; trained
+   on the descriptors present and retrained when they have grown fourfold).
+   Each query descriptor votes for the image that owns its nearest banked
    descriptor when that one is within :data:`VOTE_DISTANCE` bits. The
    :data:`CANDIDATES` images with the most votes (at least
    :data:`MIN_VOTES`) go on.
@@ -25,6 +27,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -37,6 +40,8 @@ VOTE_DISTANCE = 64
 CANDIDATES = 4
 MIN_VOTES = 3
 VERIFY_ALL_BELOW = 4
+FLAT_MAX = 4_096
+NPROBE = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +61,8 @@ class KeypointIndex:
         self._lock = threading.Lock()
         self._features: dict[int, keypoints.Features] = {}
         self._rows: dict[int, npt.NDArray[np.int64]] = {}
-        self._index = faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(256))
+        self._index: Any = faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(256))
+        self._trained_at = 0  # descriptors when the inverted file was trained (0: flat)
         self._owner = np.zeros(1024, dtype=np.int64)
         self._next_row = 0
 
@@ -81,6 +87,31 @@ class KeypointIndex:
                 self._rows[ident] = rows
                 if n:
                     self._index.add_with_ids(features.descriptors, rows)
+            total = int(self._index.ntotal)
+            if total > FLAT_MAX and total > 4 * self._trained_at:
+                self._rebuild_locked()
+
+    def _rebuild_locked(self) -> None:
+        """Move every descriptor into an inverted file trained on them."""
+        import faiss
+
+        ids = list(self._features)
+        data = np.concatenate([self._features[i].descriptors for i in ids])
+        rows = np.concatenate([self._rows[i] for i in ids])
+        lists = int(min(65_536, max(64, 2 * np.sqrt(len(data)))))
+        quantizer = faiss.IndexBinaryFlat(256)
+        index = faiss.IndexBinaryIVF(quantizer, 256, lists)
+        index.own_fields = True
+        quantizer.this.disown()  # the IVF index frees its quantizer
+        index.nprobe = NPROBE
+        index.cp.niter = 10
+        index.cp.min_points_per_centroid = 8
+        # 16 descriptors per list train it well enough for voting, in a second or two.
+        sample = np.random.default_rng(0).permutation(len(data))[: 16 * lists]
+        index.train(np.ascontiguousarray(data[np.sort(sample)]))
+        index.add_with_ids(data, rows)
+        self._index = index
+        self._trained_at = len(data)
 
     def remove(self, ids: Iterable[int]) -> None:
         """Remove images; unknown ids are ignored."""
