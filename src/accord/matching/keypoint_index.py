@@ -62,6 +62,7 @@ class KeypointIndex:
         self._features: dict[int, keypoints.Features] = {}
         self._rows: dict[int, npt.NDArray[np.int64]] = {}
         self._index: Any = faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(256))
+        self._quantizer: Any = None
         self._trained_at = 0  # descriptors when the inverted file was trained (0: flat)
         self._owner = np.zeros(1024, dtype=np.int64)
         self._next_row = 0
@@ -101,8 +102,6 @@ class KeypointIndex:
         lists = int(min(65_536, max(64, 2 * np.sqrt(len(data)))))
         quantizer = faiss.IndexBinaryFlat(256)
         index = faiss.IndexBinaryIVF(quantizer, 256, lists)
-        index.own_fields = True
-        quantizer.this.disown()  # the IVF index frees its quantizer
         index.nprobe = NPROBE
         index.cp.niter = 10
         index.cp.min_points_per_centroid = 8
@@ -110,6 +109,7 @@ class KeypointIndex:
         sample = np.random.default_rng(0).permutation(len(data))[: 16 * lists]
         index.train(np.ascontiguousarray(data[np.sort(sample)]))
         index.add_with_ids(data, rows)
+        self._quantizer = quantizer  # the IVF index does not own it: keep it alive
         self._index = index
         self._trained_at = len(data)
 
@@ -126,8 +126,7 @@ class KeypointIndex:
         for i in gone:
             del self._features[i]
         if rows.size:
-            # faiss' Python layer accepts an id array; its stubs only know IDSelector.
-            self._index.remove_ids(rows)  # type: ignore[arg-type]
+            self._index.remove_ids(rows)
 
     def candidates(self, query: keypoints.Features) -> list[int]:
         """Ids of the banked images worth verifying against ``query``."""
