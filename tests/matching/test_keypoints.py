@@ -26,7 +26,7 @@ from PIL import Image, ImageDraw, ImageFilter
 from accord.errors import InvalidInput, InvalidSignal
 from accord.exchange.formats import Format, write_items
 from accord.matching import keypoints, robust, transforms
-from accord.matching.keypoint_index import KeypointIndex
+from accord.matching.keypoint_index import FLAT_MAX, KeypointIndex
 from accord.matching.service import ContentInput
 
 N_BANKED = 5
@@ -177,6 +177,31 @@ def test_index_add_replace_remove(images: list[Image.Image]) -> None:
     assert [h.id for h in points.query(query, keypoints.MIN_INLIERS)] == [1]
     with pytest.raises(ValueError):
         points.add([1, 2], [packed[0]])
+
+
+def test_index_beyond_flat_size_uses_an_inverted_file(images: list[Image.Image]) -> None:
+    rng = np.random.default_rng(5)
+    points = KeypointIndex()
+    noise = [
+        keypoints.Features(
+            rng.uniform(0, 500, (256, 2)).astype(np.float32),
+            rng.integers(0, 256, (256, 32), dtype=np.uint8),
+            512,
+            384,
+        )
+        for _ in range(FLAT_MAX // 256 + 4)
+    ]
+    points.add(list(range(100, 100 + len(noise))), [keypoints.pack(f) for f in noise])
+    points.add([1, 2, 3], [keypoints.pack(keypoints.extract(np.asarray(im))) for im in images[:3]])
+    assert points._trained_at > FLAT_MAX  # the inverted file is in use
+    for ident, image in zip((1, 2, 3), images[:3], strict=True):
+        query, _ = transforms.apply("crop", image, np.random.default_rng([17, ident]))
+        features = keypoints.extract(np.asarray(query), keypoints.QUERY_FEATURES)
+        assert [h.id for h in points.query(features, keypoints.MIN_INLIERS)] == [ident]
+    points.remove([2])
+    query, _ = transforms.apply("crop", images[1], np.random.default_rng([17, 2]))
+    features = keypoints.extract(np.asarray(query), keypoints.QUERY_FEATURES)
+    assert points.query(features, keypoints.MIN_INLIERS) == []
 
 
 # -- through the service ------------------------------------------------------------------
