@@ -18,6 +18,14 @@ largest that holds at least 99.9% precision over all families pooled; plain PDQ
 is shown at its customary 31 and at its own 99.9% threshold. Query cost is the
 wall time of hashing plus lookup (brute force over the bank, the same code for
 both), per query, in this process.
+
+The third method, ``accord+kp``, is what the service does: the PDQ views at
+``ROBUST_THRESHOLD``, and only when they find nothing, the query's local features
+verified against the banked tiles' (``accord.matching.keypoints``: ORB, then
+RANSAC; banked as a non-exchanged side signal). It matches when at least
+``MIN_INLIERS`` keypoints agree; the run also reports the smallest inlier count
+that holds 99.9% precision, and the largest count any unrelated query reached.
+Its cost is reported for all queries and for unbanked (non-matching) ones alone.
 """
 
 from __future__ import annotations
@@ -30,11 +38,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pdqhash
 from PIL import Image
 
-from accord.matching import robust, transforms
+from accord.matching import keypoints, robust, transforms
+from accord.matching.keypoint_index import KeypointIndex
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 PACKAGES = (
@@ -82,13 +92,21 @@ def _buffer_bits(img: Image.Image) -> np.ndarray:
     return np.stack([np.packbits(np.asarray(h, dtype=np.uint8)) for h in hashes])
 
 
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
 def make_tiles(paths: list[Path], limit: int, rng: np.random.Generator) -> list[Image.Image]:
     """Up to ``limit`` distinct tiles of 360-640 px, spread over the photographs.
 
     Flat tiles and tiles whose PDQ (any orientation) is within 70 bits of a kept
-    tile are skipped. Tiles are cached as PNG files under ``.cache/tiles-*``.
+    tile are skipped. Tiles of one photograph never overlap, and a photograph
+    that shares a region with one already used (the same wallpaper in another
+    aspect ratio: local features agree on 20 or more points) is skipped, so that
+    an unbanked tile shares no pixels with a banked one. Tiles are cached as PNG
+    files under ``.cache/tiles-*``.
     """
-    cache = CACHE / f"tiles-{limit}-{len(paths)}"
+    cache = CACHE / f"tiles-v2-{limit}-{len(paths)}"
     if cache.is_dir():
         files = sorted(cache.glob("*.png"))
         if files:
@@ -97,6 +115,7 @@ def make_tiles(paths: list[Path], limit: int, rng: np.random.Generator) -> list[
     kept: list[Image.Image] = []
     kept_bits: list[np.ndarray] = []
     sources: list[np.ndarray] = []
+    source_features: list[keypoints.Features] = []
     for path in paths:
         with Image.open(path) as im:
             im.draft("RGB", (1920, 1920))
@@ -104,7 +123,11 @@ def make_tiles(paths: list[Path], limit: int, rng: np.random.Generator) -> list[
         whole = _buffer_bits(photo)
         if any(np.unpackbits(whole[0] ^ s).sum() < 60 for src in sources for s in src):
             continue  # the same wallpaper at another resolution
+        features = keypoints.extract(np.asarray(photo), 1000)
+        if any(keypoints.verify(features, f) >= 20 for f in source_features):
+            continue  # the same picture, cut to another aspect ratio
         sources.append(whole)
+        source_features.append(features)
         photo.thumbnail((1920, 1920), Image.Resampling.BOX)
         w, h = photo.size
         boxes = [
@@ -114,11 +137,14 @@ def make_tiles(paths: list[Path], limit: int, rng: np.random.Generator) -> list[
             for y in range(0, h - th + 1, th)
             for x in range(0, w - tw + 1, tw)
         ]
-        taken = 0
+        taken: list[tuple[int, int, int, int]] = []
         for i in rng.permutation(len(boxes)):
-            if taken >= per_photo:
+            if len(taken) >= per_photo:
                 break
-            tile = photo.crop(boxes[int(i)])
+            box = boxes[int(i)]
+            if any(_overlap(box, other) for other in taken):
+                continue
+            tile = photo.crop(box)
             if float(np.asarray(tile.convert("L"), dtype=np.float32).std()) < 25.0:
                 continue  # flat: sky, night, a plain background
             bits = _buffer_bits(tile)
@@ -128,7 +154,7 @@ def make_tiles(paths: list[Path], limit: int, rng: np.random.Generator) -> list[
                     continue
             kept.append(tile)
             kept_bits.append(bits[0])
-            taken += 1
+            taken.append(box)
     order = rng.permutation(len(kept))
     tiles = [kept[int(i)] for i in order[:limit]]
     cache.mkdir(parents=True, exist_ok=True)
@@ -157,6 +183,43 @@ class Method:
 
 
 TAIL = (31, 36, 40, 45, 51, 56, 60)
+
+
+@dataclass
+class KpOutcome:
+    """The service's rule: a view match at ROBUST_THRESHOLD, else the best keypoint hit."""
+
+    family: str
+    positive: bool
+    by_views: bool  # a view matched (then keypoints are not asked)
+    views_correct: bool
+    inliers: int  # best keypoint hit's inliers (0 when not asked or nothing found)
+    kp_correct: bool
+
+    def matched(self, min_inliers: int) -> bool:
+        return self.by_views or self.inliers >= min_inliers
+
+    def correct(self, min_inliers: int) -> bool:
+        return self.views_correct if self.by_views else self.kp_correct
+
+
+def kp_threshold(outcomes: list[KpOutcome], target: float) -> int:
+    """The smallest inlier count at which precision stays at least ``target``."""
+    for t in range(4, 400):
+        hits = [o for o in outcomes if o.matched(t)]
+        if not hits or sum(o.correct(t) for o in hits) / len(hits) >= target:
+            return t
+    return 400
+
+
+def kp_recall(outcomes: list[KpOutcome], t: int, family: str | None = None) -> float:
+    pos = [o for o in outcomes if o.positive and (family is None or o.family == family)]
+    return sum(o.matched(t) and o.correct(t) for o in pos) / len(pos) if pos else float("nan")
+
+
+def kp_precision(outcomes: list[KpOutcome], t: int) -> float:
+    hits = [o for o in outcomes if o.matched(t)]
+    return sum(o.correct(t) for o in hits) / len(hits) if hits else 1.0
 
 
 def count_tail(method: Method, views: list[robust.View], bank: np.ndarray, skip: int) -> None:
@@ -200,6 +263,7 @@ def main() -> None:
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     n = 120 if args.quick else 400
+    faiss.omp_set_num_threads(1)  # the service's default (ACCORD_THREADS)
 
     t0 = time.perf_counter()
     photos = fetch_photographs()
@@ -211,6 +275,17 @@ def main() -> None:
     )
     print(f"{len(photos)} photographs -> {len(tiles)} tiles ({half} banked, "
           f"{len(unbanked)} not) in {time.perf_counter() - t0:.0f}s")  # fmt: skip
+    s = time.perf_counter()
+    packed = [keypoints.pack(keypoints.extract(np.asarray(t))) for t in banked]
+    bank_kp_ms = (time.perf_counter() - s) / len(banked) * 1000
+    points = KeypointIndex()
+    points.add(list(range(len(banked))), packed)
+    kp_bytes = sum(len(p) for p in packed) / len(packed)
+    kp_outcomes: list[KpOutcome] = []
+    kp_seconds = 0.0
+    kp_seconds_unbanked = 0.0
+    plain_seconds_unbanked = 0.0
+    kp_asked = 0
 
     plain = Method("plain PDQ")
     accord = Method("accord views")
@@ -227,20 +302,42 @@ def main() -> None:
             bits, quality = pdqhash.compute(arr)
             view = robust.View("pdq", robust._bits_to_hex(bits), int(quality))
             m = robust.best_match([view], bank)
-            plain.seconds += time.perf_counter() - s
+            plain_spent = time.perf_counter() - s
+            plain.seconds += plain_spent
             plain.lookups += 1
             assert m is not None
             plain.outcomes.append(Outcome(family, positive, m.distance, positive and m.row == idx))
             count_tail(plain, [view], bank, idx if positive else -1)
 
+            if not positive:
+                plain_seconds_unbanked += plain_spent
+
             s = time.perf_counter()
             views = robust.robust_views(arr)
             m = robust.best_match(views, bank)
-            accord.seconds += time.perf_counter() - s
+            views_seconds = time.perf_counter() - s
+            accord.seconds += views_seconds
             accord.lookups += len(views)
             assert m is not None
             accord.outcomes.append(Outcome(family, positive, m.distance, positive and m.row == idx))
             count_tail(accord, views, bank, idx if positive else -1)
+
+            by_views = m.distance <= robust.ROBUST_THRESHOLD
+            inliers, kp_correct = 0, False
+            s = time.perf_counter()
+            if not by_views:
+                kp_asked += 1
+                hits = points.query(keypoints.extract(arr, keypoints.QUERY_FEATURES), 1)
+                if hits:
+                    inliers, kp_correct = hits[0].inliers, positive and hits[0].id == idx
+            spent = views_seconds + time.perf_counter() - s
+            kp_seconds += spent
+            if not positive:
+                kp_seconds_unbanked += spent
+            kp_outcomes.append(
+                KpOutcome(family, positive, by_views, positive and m.row == idx, inliers,
+                          kp_correct)
+            )  # fmt: skip
 
     queries = len(plain.outcomes)
     t_acc = threshold_for(accord.outcomes, TARGET_PRECISION)
@@ -286,6 +383,57 @@ def main() -> None:
         f"\n{queries} queries per method, bank of {len(bank)}; accord threshold {t_acc} "
         f"(ROBUST_THRESHOLD in code: {robust.ROBUST_THRESHOLD})"
     )
+    report_keypoints(
+        kp_outcomes, plain, kp_seconds, kp_seconds_unbanked, plain_seconds_unbanked, kp_asked,
+        kp_bytes, bank_kp_ms,
+    )  # fmt: skip
+
+
+def report_keypoints(
+    outcomes: list[KpOutcome],
+    plain: Method,
+    seconds: float,
+    seconds_unbanked: float,
+    plain_unbanked: float,
+    asked: int,
+    kp_bytes: float,
+    bank_ms: float,
+) -> None:
+    """The accord+kp column: recall per family at MIN_INLIERS and at the tuned count."""
+    shipped = keypoints.MIN_INLIERS
+    tuned = kp_threshold(outcomes, TARGET_PRECISION)
+    p31 = robust.PLAIN_PDQ_THRESHOLD
+    print()
+    print(f"accord+kp: views at {robust.ROBUST_THRESHOLD}, else keypoints "
+          f"(inliers >= {shipped} shipped; >= {tuned} is the smallest count at 99.9%)")  # fmt: skip
+    cols = (("family", 12), (f"PDQ@{p31}", 9), (f"kp>={shipped}", 9), (f"kp>={tuned}", 9))
+    print("  ".join(f"{c:>{w}}" for c, w in cols))
+    for fam in [*transforms.FAMILIES, None]:
+        vals = (
+            recall(plain.outcomes, p31, fam),
+            kp_recall(outcomes, shipped, fam),
+            kp_recall(outcomes, tuned, fam),
+        )
+        print(f"{fam or 'overall':>12}  " + "  ".join(
+            f"{v * 100:>{w}.1f}" for v, (_, w) in zip(vals, cols[1:], strict=True)))  # fmt: skip
+    print(f"{'precision':>12}  {precision(plain.outcomes, p31) * 100:>9.2f}"
+          f"  {kp_precision(outcomes, shipped) * 100:>9.2f}"
+          f"  {kp_precision(outcomes, tuned) * 100:>9.2f}")  # fmt: skip
+    unrelated = [o.inliers for o in outcomes if not o.by_views and not o.kp_correct]
+    top = sorted(unrelated, reverse=True)[:5]
+    print(f"unrelated keypoint hits: {len(unrelated)} queries asked, largest inlier counts {top}")
+    queries = len(outcomes)
+    unbanked = sum(not o.positive for o in outcomes)
+    ms_p = plain.seconds / queries * 1000
+    ms_k = seconds / queries * 1000
+    ms_pu = plain_unbanked / unbanked * 1000
+    ms_ku = seconds_unbanked / unbanked * 1000
+    print(f"{'query cost':>12}  {'all':>9}  {'unbanked':>9}")
+    print(f"{'plain PDQ':>12}  {ms_p:>9.2f}  {ms_pu:>9.2f}")
+    print(f"{'accord+kp':>12}  {ms_k:>9.2f}  {ms_ku:>9.2f}")
+    print(f"{'ratio':>12}  {ms_k / ms_p:>8.2f}x  {ms_ku / ms_pu:>8.2f}x")
+    print(f"keypoints asked on {asked / queries * 100:.1f}% of queries; {kp_bytes:.0f} bytes "
+          f"of keypoints per banked tile, {bank_ms:.1f} ms to extract")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from accord.errors import InvalidInput
 from accord.ledger import canonical_json
+from accord.ledger.canonical import canonical_event
 
 
 def test_appends_are_sequential_canonical_and_hashed(store):
@@ -85,6 +86,26 @@ def test_fast_canonical_json_agrees_with_the_reference(value):
             canonical_json(value)
         return
     assert canonical_json(value) == expected
+
+
+@settings(max_examples=300)
+@given(
+    st.integers(min_value=0, max_value=2**53 - 1),
+    st.text(max_size=8),
+    st.text(max_size=8),
+    st.none() | st.text(max_size=8),
+    st.dictionaries(st.text(max_size=6), json_values, max_size=4),
+)
+def test_the_event_envelope_is_the_canonical_json_of_the_whole_event(seq, time, kind, actor, data):
+    """``canonical_event`` joins the envelope by hand: it must equal the general encoder's bytes."""
+    envelope = {"seq": seq, "time": time, "kind": kind, "actor": actor, "data": data}
+    try:
+        expected = canonical_json(envelope)
+    except InvalidInput:
+        with pytest.raises(InvalidInput):
+            canonical_event(seq, time, kind, actor, data)
+        return
+    assert canonical_event(seq, time, kind, actor, data) == expected
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
+
 from accord.moderation import dsa
+from accord.moderation.tables import webhook_deliveries
 from accord.moderation.webhooks import SIGNATURE_HEADER, verify_signature
 from tests.conftest import auth
 from tests.moderation.conftest import WEBHOOK_SECRET
@@ -262,3 +265,123 @@ def test_redirect_route_and_openapi(client, headers):
         "/v1/redirect",
     ):
         assert path in paths
+
+
+def test_a_senior_moderator_takes_escalations_and_reviews_appeals(accord, client, headers):
+    client.post("/v1/reports", json=FLAG, headers=headers["reporter"])
+    taken = client.post("/v1/queues/tve/next", headers=headers["triage"]).json()["case"]
+    client.post(f"/v1/cases/{taken['id']}/escalate", json={}, headers=headers["triage"])
+    # the senior queue is the senior role's (and admin's), beside the ordinary queues
+    queues = [q["id"] for q in client.get("/v1/queues", headers=headers["senior"]).json()]
+    assert queues == ["tve", "general", "senior"]
+    assert client.post("/v1/queues/senior/next", headers=headers["moderator"]).status_code == 403
+    senior = client.post("/v1/queues/senior/next", headers=headers["senior"]).json()["case"]
+    assert senior["id"] == taken["id"]
+    decided = client.post(
+        f"/v1/cases/{senior['id']}/decisions",
+        headers=headers["senior"],
+        json={"action": "remove", "policy": "tve.terrorist_content", "facts": "attack footage"},
+    )
+    assert decided.status_code == 201, decided.text
+    # an appeal of the senior's decision goes to another reviewer; a senior reviews
+    # the appeals of ordinary moderators' decisions
+    appeal = client.post(
+        f"/v1/decisions/{decided.json()['id']}/appeals",
+        json={"statement": "context"},
+        headers=headers["user"],
+    ).json()
+    own = client.post(
+        f"/v1/appeals/{appeal['id']}/decisions",
+        headers=headers["senior"],
+        json={"outcome": "upheld", "reason": "mine"},
+    )
+    assert own.status_code == 403
+    upheld = client.post(
+        f"/v1/appeals/{appeal['id']}/decisions",
+        headers=headers["moderator"],
+        json={"outcome": "upheld", "reason": "Attack footage, no context."},
+    )
+    assert upheld.status_code == 200, upheld.text
+    client.post("/v1/reports", json={**FLAG, "subject_id": "v2"}, headers=headers["reporter"])
+    case = client.post("/v1/queues/tve/next", headers=headers["moderator"]).json()["case"]
+    second = client.post(
+        f"/v1/cases/{case['id']}/decisions",
+        headers=headers["moderator"],
+        json={"action": "remove", "policy": "tve.terrorist_content", "facts": "again"},
+    ).json()
+    appeal = client.post(
+        f"/v1/decisions/{second['id']}/appeals", json={"statement": "x"}, headers=headers["user"]
+    ).json()
+    reviewed = client.post(
+        f"/v1/appeals/{appeal['id']}/decisions",
+        headers=headers["senior"],
+        json={"outcome": "reversed", "reason": "Reporting, not praise."},
+    )
+    assert reviewed.status_code == 200, reviewed.text
+    assert client.get(f"/v1/appeals/{appeal['id']}", headers=headers["senior"]).status_code == 200
+    # the reversal shows on the decision; its statement stays as taken (the Transparency
+    # Database cannot amend or withdraw one) and says so in a header; the platform's
+    # webhook names the statement's puid
+    shown = client.get(f"/v1/decisions/{second['id']}", headers=headers["user"]).json()
+    assert shown["reversed"] is True
+    assert shown["reversed_at"] is not None
+    assert shown["statement_puid"].endswith(f"-{second['id']}")
+    assert shown["statement_uuid"] is None
+    statement = client.get(f"/v1/decisions/{second['id']}/statement", headers=headers["user"])
+    assert statement.headers["Accord-Decision-Reversed"] == shown["reversed_at"]
+    assert dsa.validate_statement(statement.json()) == []
+    first = client.get(f"/v1/decisions/{decided.json()['id']}/statement", headers=headers["user"])
+    assert "Accord-Decision-Reversed" not in first.headers
+    with accord.db.read() as conn:
+        bodies = conn.execute(
+            select(webhook_deliveries.c.body).where(webhook_deliveries.c.event == "appeal.decided")
+        ).scalars()
+        outcomes = [json.loads(b)["data"] for b in bodies]
+    reversal = next(o for o in outcomes if o["outcome"] == "reversed")
+    assert reversal["statement_puid"] == shown["statement_puid"]
+
+
+def test_batch_reports_are_checked_whole_before_any_write(accord, client, headers):
+    def batch(items, who="admin"):
+        return client.post("/v1/reports:batch", json={"reports": items}, headers=headers[who])
+
+    def stored():
+        with accord.db.read() as conn:
+            return len(conn.execute(select(webhook_deliveries.c.id)).all()), len(
+                accord.ledger.entries(0, accord.ledger.size())
+            )
+
+    items = [
+        {**FLAG, "reporter": "viewer-1"},
+        {**FLAG, "reporter": "viewer-2"},
+        {**FLAG, "subject_id": "other", "reason": "spam", "reporter": "viewer-1"},
+    ]
+    answer = batch(items)
+    assert answer.status_code == 201, answer.text
+    receipts = answer.json()["receipts"]
+    assert [r["joined_existing_case"] for r in receipts] == [False, True, False]
+    assert receipts[0]["case_id"] == receipts[1]["case_id"] != receipts[2]["case_id"]
+    assert accord.moderation.case(receipts[0]["case_id"]).reporters == 2
+    before = stored()
+    # a bad item anywhere refuses the whole batch, naming it
+    bad = batch([{**FLAG, "reporter": "v3"}, {**FLAG, "reason": "nonsense", "reporter": "v4"}])
+    assert bad.status_code == 400
+    assert bad.json()["message"].startswith("report 1: unknown reason")
+    assert bad.json()["item"] == 1
+    malformed = batch([FLAG, {**FLAG, "subject_id": ""}])
+    assert malformed.status_code == 422
+    assert "reports.1.subject_id" in malformed.json()["message"]
+    assert batch([FLAG] * 1001).status_code == 422
+    assert batch([]).status_code == 422
+    # only relaying keys name reporters; others report as themselves
+    named = batch([FLAG, {**FLAG, "reporter": "someone"}], who="reporter")
+    assert named.status_code == 403
+    assert named.json()["item"] == 1
+    assert stored() == before
+    mine = batch([FLAG, {**FLAG, "subject_id": "v-9"}], who="user")
+    assert mine.status_code == 201
+    own = client.get("/v1/reports", headers=headers["user"]).json()
+    assert sorted(r["case_id"] for r in own) == sorted(
+        r["case_id"] for r in mine.json()["receipts"]
+    )
+    assert "/v1/reports:batch" in client.get("/openapi.json").json()["paths"]

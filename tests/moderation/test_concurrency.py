@@ -153,3 +153,54 @@ def test_the_same_holder_racing_itself_decides_once(store):
     finally:
         for w in workers:
             w.close()
+
+
+@pytest.mark.slow
+def test_concurrent_batches_on_shared_subjects_make_one_case_per_subject(store):
+    """Batches that overlap in their subjects (each in its own order, some subjects
+    with an open case already, most new) open one case per subject and count every
+    reporter once, whatever the interleaving: PostgreSQL runs them at once."""
+    svc = store.moderation
+    for s in range(0, 24, 4):  # a few cases exist before the batches arrive
+        svc.report(subject_type="content", subject_id=f"hot-{s}", reason="spam", reporter="early")
+    workers = peers(store, 4)
+    try:
+
+        def send(w):
+            order = list(range(24))
+            order = order[w * 5 :] + order[: w * 5]  # each worker starts elsewhere
+            flags = [
+                {
+                    "subject_type": "content",
+                    "subject_id": f"hot-{s}",
+                    "reason": "terrorism_violent_extremism" if s % 3 == 0 else "spam",
+                    "reporter": f"w{w}-r{round_}",
+                    "account": f"acct-{s}",
+                }
+                for round_ in range(2)
+                for s in order
+            ]
+            receipts = []
+            for start in range(0, len(flags), 16):
+                receipts += workers[w].moderation.report_many(flags[start : start + 16])
+            return receipts
+
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(send, range(4)))
+        by_subject: dict[int, set[int]] = {}
+        for receipts in results:
+            assert len(receipts) == 48
+        with store.db.read() as conn:
+            rows = conn.execute(select(cases.c.subject_id, cases.c.id, cases.c.reporters)).all()
+            n_reports = conn.execute(select(func.count()).select_from(reports)).scalar_one()
+        for subject_id, case_id, _ in rows:
+            by_subject.setdefault(subject_id, set()).add(case_id)
+        assert len(rows) == 24
+        assert all(len(ids) == 1 for ids in by_subject.values())
+        early = {f"hot-{s}" for s in range(0, 24, 4)}
+        for subject_id, _, reporters in rows:
+            assert reporters == 8 + (subject_id in early)  # 4 workers x 2 reporters (+ early)
+        assert n_reports == 4 * 48 + len(early)
+    finally:
+        for w in workers:
+            w.close()

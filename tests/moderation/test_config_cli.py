@@ -156,3 +156,42 @@ def test_every_cli_command_has_help():
     for group in (moderation_app, dsa_app):
         for command in typer.main.get_command(group).commands.values():
             assert command.help, command.name
+
+
+def test_cli_escalates_appeals_and_reviews(capsys):
+    def call(*args):
+        capsys.readouterr()
+        code = run(list(args))
+        return code, capsys.readouterr().out
+
+    assert call("moderation", "report", "content", "c1", "--reason", "hate_speech",
+                "--reporter", "alice", "--account", "bob")[0] == 0  # fmt: skip
+    assert call("moderation", "report", "content", "c2", "--reason", "spam",
+                "--reporter", "alice", "--account", "bob")[0] == 0  # fmt: skip
+    assert call("moderation", "next", "general", "--as", "mia")[0] == 0
+    code, out = call("moderation", "decide", "1", "--as", "mia", "--action", "remove",
+                     "--policy", "hate.speech", "--facts", "a slur",
+                     "--account-action", "suspend", "--days", "3")  # fmt: skip
+    assert code == 0
+    assert [r["kind"] for r in json.loads(out)["restrictions"]] == ["suspension"]
+    assert call("moderation", "eligibility", "bob")[1].startswith("denied")
+    assert call("moderation", "next", "general", "--as", "tri")[0] == 0
+    code, out = call("moderation", "escalate", "2", "--as", "tri", "--note", "unsure")
+    assert code == 0
+    assert json.loads(out)["queue"] == "senior"
+    code, out = call("moderation", "case", "2")
+    assert json.loads(out)["queue"] == "senior"
+    code, out = call("moderation", "appeal", "1", "--as", "bob", "--statement", "context")
+    assert code == 0
+    appeal_id = str(json.loads(out)["id"])
+    # the moderator who decided may not review the appeal
+    assert call("moderation", "review-appeal", appeal_id, "--as", "mia", "--outcome",
+                "reversed", "--reason", "mine")[0] != 0  # fmt: skip
+    code, out = call("moderation", "review-appeal", appeal_id, "--as", "ray", "--outcome",
+                     "reversed", "--reason", "quoted as news")  # fmt: skip
+    assert code == 0
+    assert json.loads(out)["state"] == "reversed"
+    assert call("moderation", "eligibility", "bob")[1].startswith("allowed")
+    code, out = call("moderation", "redirect", "how to join isis")
+    assert code == 0
+    assert isinstance(json.loads(out), list)

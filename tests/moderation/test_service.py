@@ -296,3 +296,69 @@ def test_trusted_flaggers_weigh_more_and_are_named_in_the_statement(accord, tmp_
     assert svc.statement(d.id)["source_type"] == "SOURCE_TRUSTED_FLAGGER"
     for i in range(svc.config.rate_limit.max_reports + 5):  # ten times the allowance
         flag(svc, subject=f"n{i}", reporter="ngo-1", reason="spam")
+
+
+def _case_state(accord, prefix):
+    with accord.db.read() as conn:
+        rows = conn.execute(
+            cases.select()
+            .where(cases.c.subject_id.like(f"{prefix}%"))
+            .order_by(cases.c.subject_id, cases.c.subject_type)
+        ).all()
+    return [
+        (
+            r.subject_id.removeprefix(prefix),
+            r.subject_type,
+            r.queue,
+            r.reason,
+            r.tier,
+            r.reporters,
+            round(r.reporter_weight, 6),
+            r.automated,
+            r.reach,
+            r.account if r.account is None else r.account.removeprefix(prefix),
+            round(r.due_at, 3),
+        )
+        for r in rows
+    ]
+
+
+@pytest.mark.parametrize("size", [7, 40])
+def test_report_many_counts_as_one_report_at_a_time_would(store, size):
+    """Batches (small: INSERT ... RETURNING; >= 32 rows: ids from the sequence + bulk
+    insert) open, join and count cases exactly as single reports do: a repeated
+    reporter counts once, within a batch and across batches; tier and reach only rise;
+    automated reports mark the case; existing cases are joined."""
+    svc = store.moderation
+    flags = []
+    for i in range(size * 3):
+        automated = i % 11 == 0
+        flags.append(
+            {
+                "subject_type": "account" if i % 13 == 0 else "content",
+                "subject_id": f"s{i % 9}",
+                "reason": "terrorism_violent_extremism" if i % 5 == 0 else "spam",
+                "reporter": "bank:TCAP" if automated else f"r{i % 12}",
+                "source": "automated" if automated else None,
+                "account": None if i % 4 else f"acct-{i % 3}",
+                "reach": (i * 37) % 1000,
+                "labels": ["tve"] if automated else [],
+            }
+        )
+    for f in flags:
+        svc.report(**{**f, "subject_id": "one-" + f["subject_id"]})
+    receipts = []
+    for start in range(0, len(flags), size):
+        chunk = flags[start : start + size]
+        receipts += svc.report_many([{**f, "subject_id": "many-" + f["subject_id"]} for f in chunk])
+    assert _case_state(store, "many-") == _case_state(store, "one-")
+    assert [r.report_id for r in receipts] == sorted(r.report_id for r in receipts)
+    with store.db.read() as conn:
+        for r in receipts:
+            row = conn.execute(reports.select().where(reports.c.id == r.report_id)).one()
+            assert row.case_id == r.case_id
+    opened = [r for r in receipts if not r.joined_existing_case]
+    assert len(opened) == len({r.case_id for r in receipts})
+    kinds = [e.kind for e in store.ledger.entries(0, store.ledger.size())]
+    assert kinds.count("moderation.case_opened") == 2 * len(opened)
+    assert kinds.count("moderation.report_received") == 2 * len(flags)

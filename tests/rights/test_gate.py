@@ -9,7 +9,7 @@ import pytest
 
 from accord.errors import Conflict, InvalidInput
 from accord.jobs import gate as gate_module
-from accord.jobs.merkle import absence_proof, reference_root, verify_absence
+from accord.jobs.merkle import BLOCK_SIZE, absence_proof, reference_block_root, verify_absence
 from tests.rights.conftest import make_rows, read_output
 
 AI = "train_ai_system"
@@ -41,11 +41,13 @@ def test_gate_keeps_allowed_items_with_their_columns(accord, clock, write_corpus
     on_disk = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert on_disk["merkle"]["root"] == manifest["merkle"]["root"]
     ids = sorted(r["item_id"].encode() for r in rows)
-    assert manifest["merkle"]["root"] == reference_root(ids).hex()
-    assert manifest["merkle"]["tree_size"] == 11
+    assert manifest["merkle"]["root"] == reference_block_root(ids).hex()
+    assert manifest["merkle"]["items"] == 11
+    assert manifest["merkle"]["block_size"] == BLOCK_SIZE
+    assert manifest["merkle"]["tree_size"] == 1  # one block of 11 ids
     # a proof that one of ann's items is absent, checked against the manifest's root
     proof = absence_proof(ids, b"item-00-03")
-    assert verify_absence(proof, bytes.fromhex(manifest["merkle"]["root"]))
+    assert verify_absence(proof, bytes.fromhex(manifest["merkle"]["root"]), 1)
     assert accord.ledger.entries(manifest["ledger_seq"], manifest["ledger_seq"] + 1)[0].kind == (
         "rights.gate_run"
     )
@@ -93,11 +95,51 @@ def test_unknown_categories(accord, write_corpus, tmp_path):
         accord.rights.gate(path, tmp_path / "out")
 
 
-def test_missing_ids(accord, write_corpus, tmp_path):
-    rows = make_rows(["ann"])
-    rows[0]["item_id"] = None
-    with pytest.raises(InvalidInput, match="without item_id or subject_id"):
-        accord.rights.gate(write_corpus(rows), tmp_path / "out")
+@pytest.mark.parametrize("form", ["parquet", "parquet without statistics", "jsonl"])
+def test_missing_ids(accord, write_corpus, tmp_path, form):
+    # Parquet: counted from the files' column statistics; otherwise by reading the columns
+    rows = make_rows(["ann", "ben"])
+    rows[3]["item_id"] = None
+    rows[8]["subject_id"] = None
+    if form == "parquet without statistics":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        path = tmp_path / "c.parquet"
+        pq.write_table(pa.Table.from_pylist(rows), path, write_statistics=False)
+    else:
+        path = write_corpus(rows, f"c.{form}")
+    with pytest.raises(InvalidInput, match="has 2 row\\(s\\) without item_id or subject_id"):
+        accord.rights.gate(path, tmp_path / "out")
+
+
+def test_many_blocks_and_a_proof_for_an_excluded_item(accord, clock, write_corpus, tmp_path):
+    from accord.jobs.merkle import AbsenceProof
+
+    subjects = [f"s{i}" for i in range(160)]  # item ids of two widths: item-99-00, item-100-00
+    rows = make_rows(subjects, per_subject=4)
+    for s in subjects[::7]:
+        accord.rights.object(s, AI)
+    clock.advance(timedelta(minutes=1))
+    manifest = accord.rights.gate(write_corpus(rows), tmp_path / "out")
+    kept = sorted(r["item_id"].encode() for r in read_output(tmp_path / "out"))
+    assert manifest["merkle"]["root"] == reference_block_root(kept).hex()
+    assert manifest["merkle"]["tree_size"] == -(-len(kept) // BLOCK_SIZE) == 3
+    excluded = "item-140-02"  # s140 objected
+    assert excluded.encode() not in kept
+    proof = accord.rights.prove_absence(tmp_path / "out", excluded)
+    assert 1 <= len(proof["blocks"]) <= 2
+    root, size = bytes.fromhex(manifest["merkle"]["root"]), manifest["merkle"]["tree_size"]
+    assert verify_absence(AbsenceProof.from_dict(proof), root, size)
+
+
+def test_above_the_in_memory_limit_duckdb_sorts_the_ids(accord, corpus, tmp_path, monkeypatch):
+    from accord.jobs.engines import duckdb_engine
+
+    in_memory = accord.rights.gate(corpus, tmp_path / "a")
+    monkeypatch.setattr(duckdb_engine, "IN_MEMORY_SORT_BYTES", 0)
+    by_duckdb = accord.rights.gate(corpus, tmp_path / "b")
+    assert in_memory["merkle"] == by_duckdb["merkle"]
 
 
 @pytest.mark.parametrize(

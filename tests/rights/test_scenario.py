@@ -101,3 +101,21 @@ def test_spark_on_json_lines_and_its_errors(accord, write_corpus, tmp_path, spar
         accord.rights.gate(tmp_path / "corrupt.jsonl", tmp_path / "c", engine="spark")
     assert not (tmp_path / "c").exists()
     assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.slow
+def test_spark_and_duckdb_agree_over_several_blocks(accord, clock, write_corpus, tmp_path, spark):
+    rows = make_rows([f"s{i}" for i in range(200)], per_subject=5)  # ids of two widths
+    for i in range(0, 200, 9):
+        accord.rights.object(f"s{i}", AI)
+    accord.rights.object("s1", AI, "posts")
+    clock.advance(timedelta(minutes=1))
+    corpus = write_corpus(rows)
+    duck = accord.rights.gate(corpus, tmp_path / "duck")
+    spark_run = accord.rights.gate(corpus, tmp_path / "spark", engine="spark")
+    assert duck["merkle"]["tree_size"] == 4
+    assert spark_run["merkle"] == duck["merkle"]
+    assert read_output(tmp_path / "duck") == read_output(tmp_path / "spark")
+    assert (tmp_path / "duck" / "manifest.json").read_bytes() == (
+        tmp_path / "spark" / "manifest.json"
+    ).read_bytes()

@@ -270,7 +270,7 @@ def bank_add(
     minimum = accord.settings.pdq_min_quality
     for path in _files(files or []):
         ctype = _content_type(path, content_type)
-        hashed = accord.lookups.hash(ctype, _read(path))
+        hashed, points = accord.lookups.hash_with_keypoints(ctype, _read(path))
         kept = [h for h in hashed if h.quality is None or h.quality >= minimum]
         if not kept:
             raise InvalidInput(f"{path}: every hash is below the minimum quality {minimum}")
@@ -282,6 +282,7 @@ def bank_add(
             metadata={"file": path.name},
             source=f"cli:{path.name}",
             actor=ACTOR,
+            keypoints=points if any(h.signal_type == "pdq" for h in kept) else None,
         )
         typer.echo(json.dumps({"file": str(path), "id": content.id, "signals": content.signals}))
 

@@ -98,13 +98,80 @@ def decide(
     ),
     policy: str = typer.Option(None, help="The policy id relied on."),
     facts: str = typer.Option(..., help="Facts and circumstances relied on."),
+    account_action: str = typer.Option(
+        None, help="Also act on the account: restrict_feature, suspend or terminate."
+    ),
+    days: int = typer.Option(None, help="How long a restriction or suspension lasts."),
+    feature: str = typer.Option(None, help="The feature restricted, e.g. live."),
 ) -> None:
-    """Decide a case you hold."""
+    """Decide a case you hold (and optionally restrict, suspend or terminate the account)."""
     decision = get_accord().moderation.decide(
         case_id, holder=moderator, actor=f"cli:{moderator}", action=action, facts=facts,
-        policy_id=policy,
+        policy_id=policy, account_action=account_action, account_days=days, feature=feature,
     )  # fmt: skip
     _json(decision)
+
+
+@moderation_app.command("case")
+def show_case(case_id: int = typer.Argument(..., help="The case id.")) -> None:
+    """A case with its reports and decisions."""
+    _json(get_accord().moderation.case(case_id))
+
+
+@moderation_app.command("escalate")
+def escalate(
+    case_id: int = typer.Argument(..., help="The case you hold."),
+    moderator: str = typer.Option(..., "--as", help="Your name (the lease holder)."),
+    note: str = typer.Option(None, help="Why it needs senior review."),
+) -> None:
+    """Send a held case to its queue's senior queue."""
+    _json(
+        get_accord().moderation.escalate(
+            case_id, holder=moderator, actor=f"cli:{moderator}", note=note
+        )
+    )
+
+
+@moderation_app.command("appeal")
+def appeal(
+    decision_id: int = typer.Argument(..., help="The decision appealed."),
+    appellant: str = typer.Option(
+        ..., "--as", help="The account appealing (the affected account, or a reporter)."
+    ),
+    statement: str = typer.Option(..., help="Why the decision is wrong."),
+) -> None:
+    """Appeal a decision on behalf of an account (as the platform's support staff would)."""
+    _json(
+        get_accord().moderation.appeal(
+            decision_id, appellant=appellant, statement=statement, actor="cli"
+        )
+    )
+
+
+@moderation_app.command("review-appeal")
+def review_appeal(
+    appeal_id: int = typer.Argument(..., help="The pending appeal."),
+    moderator: str = typer.Option(
+        ..., "--as", help="Your name (not the one who decided: 'cli:NAME' for CLI decisions)."
+    ),
+    outcome: str = typer.Option(..., help="upheld or reversed."),
+    reason: str = typer.Option(..., help="Why, for the appellant."),
+) -> None:
+    """Decide an appeal; a reversal restores the content and lifts what the decision caused."""
+    _json(
+        get_accord().moderation.decide_appeal(
+            appeal_id, reviewer=f"cli:{moderator}", outcome=outcome, reason=reason
+        )
+    )
+
+
+@moderation_app.command("redirect")
+def redirect(
+    query: str = typer.Argument(..., help="A search query."),
+    locale: str = typer.Option(None, help="Only this locale's lists, e.g. de."),
+) -> None:
+    """Counter-narrative resources for a search query (counted, never who asked)."""
+    _json(get_accord().moderation.redirect(query, locale=locale))
 
 
 @moderation_app.command("eligibility")

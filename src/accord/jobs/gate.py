@@ -10,8 +10,8 @@ Data flow (``accord rights gate``):
 2. :func:`run_gate` hands the corpus and the decision list to an engine (DuckDB
    in-process, or Spark), which validates the corpus, counts input rows by
    category and outcome, writes the allowed rows unchanged (an anti-join against
-   the denials, or a semi-join against the opt-ins), the set of included
-   (subject, category) pairs, and the Merkle root over the sorted included ids.
+   the denials, or a semi-join against the opt-ins), and computes the Merkle
+   root over blocks of the sorted included ids (:mod:`accord.jobs.merkle`).
 3. Everything is written into a temporary folder beside ``out`` that is fsynced
    and renamed into place: an interrupted run leaves no partial output.
 
@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from accord.errors import Conflict, InvalidInput
+from accord.jobs.merkle import BLOCK_SIZE
 from accord.rights.model import CATEGORIES
 
 __all__ = [
@@ -49,7 +50,7 @@ __all__ = [
     "run_gate",
 ]
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
 REQUIRED_COLUMNS = ("item_id", "subject_id", "category")
 ENGINES = ("duckdb", "spark")
 
@@ -81,7 +82,7 @@ class EngineResult:
     excluded_by_reason: dict[str, int]
     output_count: int
     merkle_root: str
-    merkle_leaves: int
+    merkle_leaves: int  # tree size: the number of blocks
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase; not in manifest
 
 
@@ -128,19 +129,23 @@ def check_columns(columns: list[str], corpus: Path) -> None:
 
 
 def check_stats(
-    rows: list[tuple[str | None, bool | None, str | None, int]], spec: GateSpec, null_ids: int
+    categories: list[tuple[str | None, int]],
+    matched: list[tuple[bool, str, int]],
+    spec: GateSpec,
+    null_ids: int,
 ) -> tuple[dict[str, int], dict[str, int], int]:
-    """Check the per-(category, outcome) counts and turn them into manifest figures.
+    """Check the corpus's counts and turn them into manifest figures.
 
-    ``rows`` are ``(category, allowed, reason, count)`` with ``allowed``/``reason``
-    ``None`` where no decision matched (the purpose's default applies).
+    ``categories`` are ``(category, rows)`` over the whole corpus; ``matched`` are
+    ``(allowed, reason, rows)`` for the rows that a decision matched. Every other
+    row gets the purpose's default.
     """
     if null_ids:
         raise InvalidInput(
             f"corpus {spec.corpus} has {null_ids} row(s) without item_id or subject_id",
             corpus=str(spec.corpus),
         )
-    unknown = sorted({str(c) for c, _, _, _ in rows if c not in CATEGORIES})
+    unknown = sorted({str(c) for c, _ in categories if c not in CATEGORIES})
     if unknown:
         raise InvalidInput(
             f"corpus {spec.corpus} has unknown categor{'y' if len(unknown) == 1 else 'ies'} "
@@ -149,18 +154,21 @@ def check_stats(
             unknown=unknown,
         )
     by_category = dict.fromkeys(CATEGORIES, 0)
-    excluded: dict[str, int] = {}
-    output = 0
-    for category, allowed, reason, count in rows:
+    for category, count in categories:
         assert category is not None
         by_category[category] += count
-        if allowed is None:
-            allowed, reason = spec.default_allowed, spec.default_reason
+    total = sum(by_category.values())
+    unmatched = total - sum(count for _, _, count in matched)
+    excluded: dict[str, int] = {}
+    output = 0
+    outcomes = [*matched, (spec.default_allowed, spec.default_reason, unmatched)]
+    for allowed, reason, count in outcomes:
+        if not count:
+            continue
         if allowed:
             output += count
         else:
-            key = str(reason)
-            excluded[key] = excluded.get(key, 0) + count
+            excluded[str(reason)] = excluded.get(str(reason), 0) + count
     return by_category, dict(sorted(excluded.items())), output
 
 
@@ -191,8 +199,14 @@ def manifest_of(spec: GateSpec, result: EngineResult) -> dict[str, Any]:
         "excluded_count": sum(result.excluded_by_reason.values()),
         "excluded_by_reason": result.excluded_by_reason,
         "merkle": {
-            "hash": "RFC 9162 SHA-256: leaf H(0x00||id), node H(0x01||l||r)",
-            "leaves": "included item_id as UTF-8 text, ascending byte order",
+            "hash": "RFC 9162 SHA-256: leaf H(0x00||block), node H(0x01||l||r)",
+            "leaves": (
+                "the included item_ids as UTF-8, in ascending byte order, cut into blocks of "
+                "block_size consecutive ids (the last may be shorter); a block is encoded as "
+                "u32 count, u32 byte length of each id, then the ids' bytes (u32: big-endian)"
+            ),
+            "block_size": BLOCK_SIZE,
+            "items": result.output_count,
             "tree_size": result.merkle_leaves,
             "root": result.merkle_root,
         },

@@ -1,52 +1,83 @@
-"""RFC 9162 Merkle tree hashing over a stream of sorted item ids, and proofs of absence.
+"""RFC 9162 Merkle trees over blocks of sorted item ids, and proofs of absence.
 
 A gate manifest commits to the items it let through with the root of a Merkle
-tree (RFC 9162 section 2.1: leaf ``SHA-256(0x00 || id)``, node
-``SHA-256(0x01 || left || right)``) whose leaves are the UTF-8 item ids in
-ascending byte order. Because the leaves are sorted, absence is provable: the
-two neighbouring leaves between which an id would sit, with their inclusion
-proofs, show that it is not there.
+tree (RFC 9162 section 2.1: leaf hash ``SHA-256(0x00 || leaf)``, node
+``SHA-256(0x01 || left || right)``). The included item ids are sorted in
+ascending byte order (UTF-8) and cut into consecutive *blocks* of
+:data:`BLOCK_SIZE` ids (the last block may be shorter); each block is one leaf,
+encoded without ambiguity by :func:`encode_block`::
 
-:func:`root_of_batches` reads ids in batches (from DuckDB or Spark) and keeps
-only ``O(log n)`` subtree hashes: each batch of ``2**k`` aligned leaves is
-hashed level by level, and full subtrees are merged on a stack. The result is
-the RFC's ``MTH`` whatever the batch sizes; :func:`reference_root` is the
-recursive definition, used by the tests to check it.
+    leaf = u32(k) || u32(len(id_1)) || ... || u32(len(id_k)) || id_1 || ... || id_k
+
+(``u32``: four bytes, big-endian). Hashing per block instead of per id divides
+the number of SHA-256 calls made from Python by the block size: the ids of a
+block are hashed in three ``update`` calls straight from an Arrow array's
+offsets and data buffers (:class:`BlockHasher`), with no Python loop over ids.
+
+Because the ids are sorted, absence is provable: the block (or the two
+neighbouring blocks) where an id would sit, with their audit paths, show that it
+is not there (:func:`absence_proof`, :func:`verify_absence`). The price is that
+such a proof shows up to two blocks of neighbouring item ids (content ids, not
+people). :func:`reference_block_root` is the definition written plainly, used by
+the tests to check the fast hasher.
 """
 
 from __future__ import annotations
 
 import bisect
 import hashlib
-import multiprocessing
-from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+import itertools
+import struct
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from accord.errors import InvalidInput
 
 __all__ = [
+    "BLOCK_SIZE",
     "EMPTY_ROOT",
     "AbsenceProof",
+    "Block",
+    "BlockHasher",
     "absence_proof",
+    "block_root",
+    "encode_block",
     "inclusion_proof",
     "leaf_hash",
     "node_hash",
+    "reference_block_root",
     "reference_root",
     "root_from_inclusion",
-    "root_of_batches",
     "verify_absence",
 ]
 
+BLOCK_SIZE = 256
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 _sha = hashlib.sha256
+_U32_MAX = 0xFFFFFFFF
 
 
-def leaf_hash(item: bytes) -> bytes:
-    return _sha(b"\x00" + item).digest()
+def leaf_hash(leaf: bytes) -> bytes:
+    return _sha(b"\x00" + leaf).digest()
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
     return _sha(b"\x01" + left + right).digest()
+
+
+def encode_block(items: Sequence[bytes]) -> bytes:
+    """The leaf bytes of one block: count, each id's length, then the ids (u32 big-endian)."""
+    if not 0 < len(items) <= _U32_MAX:
+        raise ValueError("a block holds at least one id")
+    return (
+        struct.pack(">I", len(items))
+        + b"".join(struct.pack(">I", len(x)) for x in items)
+        + b"".join(items)
+    )
 
 
 def _largest_power_below(n: int) -> int:
@@ -56,93 +87,178 @@ def _largest_power_below(n: int) -> int:
     return k
 
 
-def reference_root(items: Sequence[bytes]) -> bytes:
+def reference_root(leaves: Sequence[bytes]) -> bytes:
     """``MTH(D[n])`` exactly as RFC 9162 defines it (recursive; for tests and small trees)."""
-    if not items:
+    if not leaves:
         return EMPTY_ROOT
-    if len(items) == 1:
-        return leaf_hash(items[0])
-    k = _largest_power_below(len(items))
-    return node_hash(reference_root(items[:k]), reference_root(items[k:]))
+    if len(leaves) == 1:
+        return leaf_hash(leaves[0])
+    k = _largest_power_below(len(leaves))
+    return node_hash(reference_root(leaves[:k]), reference_root(leaves[k:]))
 
 
-def _level_root(hashes: list[bytes]) -> bytes:
-    # Pairing left to right and carrying an odd last node up unchanged yields MTH.
-    while len(hashes) > 1:
-        paired = [node_hash(hashes[i], hashes[i + 1]) for i in range(0, len(hashes) - 1, 2)]
-        if len(hashes) % 2:
-            paired.append(hashes[-1])
-        hashes = paired
-    return hashes[0]
+def _blocks(items: Sequence[bytes], block_size: int) -> list[bytes]:
+    return [encode_block(items[i : i + block_size]) for i in range(0, len(items), block_size)]
 
 
-_CHUNK = 1 << 15
+def reference_block_root(sorted_items: Sequence[bytes], block_size: int = BLOCK_SIZE) -> bytes:
+    """The gate's root by the definition: blocks of sorted ids, encoded, then ``MTH``."""
+    return reference_root(_blocks(sorted_items, block_size))
 
 
-def _chunk_root(chunk: list[bytes]) -> bytes:
-    return _level_root([leaf_hash(x) for x in chunk])
+class _Frontier:
+    """RFC 9162 root of a stream of leaf hashes in ``O(log n)`` memory.
 
-
-def _chunks(batches: Iterable[Sequence[bytes]], counter: list[int]) -> Iterator[list[bytes]]:
-    """Full chunks of ``_CHUNK`` ids, then the shorter tail (if any)."""
-    pending: list[bytes] = []
-    for batch in batches:
-        counter[0] += len(batch)
-        pending.extend(batch)
-        while len(pending) >= _CHUNK:
-            yield pending[:_CHUNK]
-            del pending[:_CHUNK]
-    if pending:
-        yield pending
-
-
-def _chunk_roots(chunks: Iterator[list[bytes]], workers: int) -> Iterator[tuple[int, bytes]]:
-    if workers <= 1:
-        for chunk in chunks:
-            yield len(chunk), _chunk_root(chunk)
-        return
-    # SHA-256 of short inputs holds the GIL, so parallel hashing needs processes; "spawn"
-    # because forking a process that runs DuckDB's threads is unsafe.
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        in_flight: deque[tuple[int, Future[bytes]]] = deque()
-        for chunk in chunks:
-            in_flight.append((len(chunk), pool.submit(_chunk_root, chunk)))
-            if len(in_flight) >= 2 * workers:  # bounded: the stream may be far larger than memory
-                size, future = in_flight.popleft()
-                yield size, future.result()
-        while in_flight:
-            size, future = in_flight.popleft()
-            yield size, future.result()
-
-
-def root_of_batches(batches: Iterable[Sequence[bytes]], *, workers: int = 1) -> tuple[bytes, int]:
-    """The RFC 9162 root over every id of ``batches`` in order, and the number of leaves.
-
-    ``workers`` > 1 hashes chunks of ``2**15`` leaves in that many processes.
+    The stack holds perfect subtrees of strictly decreasing sizes (the binary
+    digits of the count); folding it from the right gives ``MTH``, whose split
+    is always at the largest power of two below the size.
     """
-    stack: list[tuple[int, bytes]] = []  # (size, hash), sizes strictly decreasing powers of two
-    tail: list[tuple[int, bytes]] = []
-    counter = [0]
-    for size, node in _chunk_roots(_chunks(batches, counter), workers):
-        if size < _CHUNK:  # the last, partial chunk
-            tail.append((size, node))
-            continue
-        while stack and stack[-1][0] == size:
-            left_size, left = stack.pop()
+
+    def __init__(self) -> None:
+        self.stack: list[tuple[int, bytes]] = []
+        self.count = 0
+
+    def push(self, leaf_digest: bytes) -> None:
+        size, node = 1, leaf_digest
+        while self.stack and self.stack[-1][0] == size:
+            left_size, left = self.stack.pop()
             size, node = left_size + size, node_hash(left, node)
-        stack.append((size, node))
-    nodes = stack + tail
-    if not nodes:
-        return EMPTY_ROOT, 0
-    root = nodes[-1][1]
-    for _size, left in reversed(nodes[:-1]):
-        root = node_hash(left, root)
-    return root, counter[0]
+        self.stack.append((size, node))
+        self.count += 1
+
+    def root(self) -> bytes:
+        if not self.stack:
+            return EMPTY_ROOT
+        root = self.stack[-1][1]
+        for _size, left in reversed(self.stack[:-1]):
+            root = node_hash(left, root)
+        return root
 
 
-def _levels(items: Sequence[bytes]) -> list[list[bytes]]:
-    levels = [[leaf_hash(x) for x in items]]
+_OFFSET_TYPES: dict[Any, Any] = {
+    pa.string(): np.int32,
+    pa.binary(): np.int32,
+    pa.large_string(): np.int64,
+    pa.large_binary(): np.int64,
+}
+
+
+def _buffers(array: pa.Array) -> tuple[np.ndarray, memoryview]:
+    """The offsets (relative to the data buffer) and data of a string or binary array."""
+    if array.type not in _OFFSET_TYPES:
+        array = array.cast(pa.large_binary())
+    if array.null_count:
+        raise InvalidInput("item ids must not be missing")
+    bufs = array.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=_OFFSET_TYPES[array.type])
+    offsets = offsets[array.offset : array.offset + len(array) + 1]
+    data = memoryview(bufs[2]) if bufs[2] is not None else memoryview(b"")
+    return offsets, data
+
+
+class BlockHasher:
+    """Feed sorted ids as Arrow arrays, in order; get the RFC 9162 root over their blocks.
+
+    Checks that the ids ascend (byte order, duplicates allowed) across arrays
+    too, so that an engine's sort that disagreed with byte order is caught
+    instead of committed. ``leaves`` (optional) collects every leaf hash, which
+    proofs need; the root itself keeps only ``O(log n)`` hashes.
+    """
+
+    def __init__(self, block_size: int = BLOCK_SIZE, *, keep_leaves: bool = False) -> None:
+        if block_size < 1:
+            raise ValueError("block_size must be at least 1")
+        self.block_size = block_size
+        self.items = 0
+        self.leaves: list[bytes] | None = [] if keep_leaves else None
+        self._frontier = _Frontier()
+        self._pending: list[bytes] = []  # ids of the unfinished block (fewer than block_size)
+        self._last: bytes | None = None
+        self._full_prefix = b"\x00" + struct.pack(">I", block_size)
+
+    def _leaf(self, digest: bytes) -> None:
+        self._frontier.push(digest)
+        if self.leaves is not None:
+            self.leaves.append(digest)
+
+    def add(self, array: pa.Array | pa.ChunkedArray) -> None:
+        if isinstance(array, pa.ChunkedArray):
+            for chunk in array.chunks:
+                self.add(chunk)
+            return
+        n = len(array)
+        if n == 0:
+            return
+        self._check_order(array)
+        b = self.block_size
+        start = 0
+        if self._pending:  # complete the block left unfinished by the previous array
+            start = min(b - len(self._pending), n)
+            self._pending.extend(_as_bytes(array.slice(0, start)))
+            if len(self._pending) == b:
+                self._leaf(leaf_hash(encode_block(self._pending)))
+                self._pending = []
+        full = (n - start) // b
+        if full:
+            offsets, data = _buffers(array.slice(start, full * b))
+            lengths = np.diff(offsets)
+            if lengths.size and int(lengths.max()) > _U32_MAX:
+                raise InvalidInput("an item id is longer than 4 GiB")
+            lengths_be = memoryview(lengths.astype(">u4").tobytes())
+            bounds = offsets[::b].tolist()
+            prefix = self._full_prefix
+            for j in range(full):
+                h = _sha(prefix)
+                h.update(lengths_be[4 * j * b : 4 * (j + 1) * b])
+                h.update(data[bounds[j] : bounds[j + 1]])
+                self._leaf(h.digest())
+        rest = start + full * b
+        if rest < n:
+            self._pending.extend(_as_bytes(array.slice(rest)))
+        self.items += n
+
+    def _check_order(self, array: pa.Array) -> None:
+        import pyarrow.compute as pc
+
+        if array.null_count:
+            raise InvalidInput("item ids must not be missing")
+        first = _as_bytes(array.slice(0, 1))[0]
+        if self._last is not None and first < self._last:
+            raise InvalidInput("item ids reached the Merkle hasher out of byte order")
+        n = len(array)
+        if n > 1 and pc.any(pc.less(array.slice(1), array.slice(0, n - 1))).as_py():
+            raise InvalidInput("item ids reached the Merkle hasher out of byte order")
+        self._last = _as_bytes(array.slice(n - 1))[0]
+
+    def root(self) -> bytes:
+        """The root over everything added (the last block may be short); ends the stream."""
+        if self._pending:
+            self._leaf(leaf_hash(encode_block(self._pending)))
+            self._pending = []
+        return self._frontier.root()
+
+    @property
+    def tree_size(self) -> int:
+        return self._frontier.count + (1 if self._pending else 0)
+
+
+def _as_bytes(array: pa.Array) -> list[bytes]:
+    return [x.encode() if isinstance(x, str) else bytes(x) for x in array.to_pylist()]
+
+
+def block_root(
+    arrays: Iterable[pa.Array | pa.ChunkedArray], block_size: int = BLOCK_SIZE
+) -> tuple[bytes, int, int]:
+    """``(root, tree size in blocks, number of ids)`` over sorted id arrays, in order."""
+    hasher = BlockHasher(block_size)
+    for array in arrays:
+        hasher.add(array)
+    root = hasher.root()
+    return root, hasher.tree_size, hasher.items
+
+
+def _levels(leaf_digests: Sequence[bytes]) -> list[list[bytes]]:
+    levels = [list(leaf_digests)]
     while len(levels[-1]) > 1:
         below = levels[-1]
         above = [node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)]
@@ -153,20 +269,21 @@ def _levels(items: Sequence[bytes]) -> list[list[bytes]]:
 
 
 def _path(levels: list[list[bytes]], index: int) -> list[bytes]:
+    # pairing left to right and carrying an odd last node up unchanged is MTH's shape
     path: list[bytes] = []
     for level in levels[:-1]:
         sibling = index ^ 1
-        if sibling < len(level):  # a last node without a sibling is carried up unchanged
+        if sibling < len(level):
             path.append(level[sibling])
         index //= 2
     return path
 
 
-def inclusion_proof(items: Sequence[bytes], index: int) -> list[bytes]:
-    """The RFC 9162 audit path of leaf ``index`` (``PATH(m, D[n])``)."""
-    if not 0 <= index < len(items):
+def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
+    """The RFC 9162 audit path of leaf ``index`` (``PATH(m, D[n])``); leaves are leaf bytes."""
+    if not 0 <= index < len(leaves):
         raise IndexError("leaf index out of range")
-    return _path(_levels(items), index)
+    return _path(_levels([leaf_hash(x) for x in leaves]), index)
 
 
 def root_from_inclusion(leaf: bytes, index: int, size: int, path: Sequence[bytes]) -> bytes:
@@ -193,54 +310,137 @@ def root_from_inclusion(leaf: bytes, index: int, size: int, path: Sequence[bytes
 
 
 @dataclass(frozen=True, slots=True)
+class Block:
+    """One leaf of the tree as a proof shows it: its index, its ids, its audit path."""
+
+    index: int
+    items: tuple[bytes, ...]
+    path: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class AbsenceProof:
-    """Neighbours of an absent id in the sorted leaves, with their audit paths."""
+    """The one or two consecutive blocks around where an absent id would sit."""
 
     item: bytes
-    size: int
-    left: tuple[int, bytes, list[bytes]] | None  # (index, id, path) of the greatest id < item
-    right: tuple[int, bytes, list[bytes]] | None  # (index, id, path) of the smallest id > item
+    block_size: int
+    size: int  # tree size: the number of blocks
+    blocks: tuple[Block, ...]
 
     def as_dict(self) -> dict[str, object]:
-        def side(s: tuple[int, bytes, list[bytes]] | None) -> dict[str, object] | None:
-            if s is None:
-                return None
-            return {"index": s[0], "item_id": s[1].decode(), "path": [h.hex() for h in s[2]]}
-
         return {
             "item_id": self.item.decode(),
+            "block_size": self.block_size,
             "tree_size": self.size,
-            "left": side(self.left),
-            "right": side(self.right),
+            "blocks": [
+                {
+                    "index": b.index,
+                    "item_ids": [x.decode() for x in b.items],
+                    "path": [h.hex() for h in b.path],
+                }
+                for b in self.blocks
+            ],
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AbsenceProof:
+        """The proof from :meth:`as_dict`'s JSON form (what a person is given)."""
+        try:
+            return cls(
+                item=str(data["item_id"]).encode(),
+                block_size=int(data["block_size"]),
+                size=int(data["tree_size"]),
+                blocks=tuple(
+                    Block(
+                        int(b["index"]),
+                        tuple(str(x).encode() for x in b["item_ids"]),
+                        tuple(bytes.fromhex(h) for h in b["path"]),
+                    )
+                    for b in data["blocks"]
+                ),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidInput(f"not an absence proof: {exc}") from exc
 
-def absence_proof(sorted_items: Sequence[bytes], item: bytes) -> AbsenceProof:
-    """A proof that ``item`` is not among ``sorted_items`` (raises if it is)."""
+
+def absence_proof(
+    sorted_items: Sequence[bytes],
+    item: bytes,
+    block_size: int = BLOCK_SIZE,
+    *,
+    leaf_digests: Sequence[bytes] | None = None,
+) -> AbsenceProof:
+    """A proof that ``item`` is not among ``sorted_items`` (raises ``ValueError`` if it is).
+
+    ``leaf_digests`` (the leaf hashes, e.g. from :class:`BlockHasher`) saves
+    re-encoding every block; ``sorted_items`` only needs ``len`` and indexing.
+    """
+    n = len(sorted_items)
     at = bisect.bisect_left(sorted_items, item)
-    if at < len(sorted_items) and sorted_items[at] == item:
+    if at < n and sorted_items[at] == item:
         raise ValueError("the item is in the tree; there is no proof of its absence")
-    left = right = None
-    levels = _levels(sorted_items) if sorted_items else []
-    if at > 0:
-        left = (at - 1, sorted_items[at - 1], _path(levels, at - 1))
-    if at < len(sorted_items):
-        right = (at, sorted_items[at], _path(levels, at))
-    return AbsenceProof(item, len(sorted_items), left, right)
+    if n == 0:
+        return AbsenceProof(item, block_size, 0, ())
+    size = (n + block_size - 1) // block_size
+    if leaf_digests is None:
+        leaf_digests = [leaf_hash(x) for x in _blocks(sorted_items, block_size)]
+    if len(leaf_digests) != size:
+        raise ValueError("leaf hashes do not match the ids")
+    # the blocks holding the neighbours: the greatest id below and the smallest above
+    below = (at - 1) // block_size if at > 0 else None
+    above = at // block_size if at < n else None
+    indices = sorted({i for i in (below, above) if i is not None})
+    levels = _levels(leaf_digests)
+    blocks = tuple(
+        Block(
+            i,
+            tuple(sorted_items[j] for j in range(i * block_size, min(n, (i + 1) * block_size))),
+            tuple(_path(levels, i)),
+        )
+        for i in indices
+    )
+    return AbsenceProof(item, block_size, size, blocks)
 
 
-def verify_absence(proof: AbsenceProof, root: bytes) -> bool:
-    """Whether ``proof`` shows, against ``root``, that its item is absent."""
+def verify_absence(proof: AbsenceProof, root: bytes, tree_size: int) -> bool:
+    """Whether ``proof`` shows, against ``root`` and ``tree_size``, that its item is absent.
+
+    ``root`` and ``tree_size`` come from the manifest (an audit path alone does
+    not fix the tree's size, and the edges of the tree depend on it). The
+    blocks must be consecutive leaves that verify against ``root``, every
+    block but the tree's last must be full, their ids must ascend, the item must
+    not be among them, and it must fall within their span (or beyond the first
+    or last leaf of the tree).
+    """
+    if proof.size != tree_size:
+        return False
     if proof.size == 0:
-        return root == EMPTY_ROOT
-    for side in (proof.left, proof.right):
-        if side is not None and root_from_inclusion(side[1], side[0], proof.size, side[2]) != root:
+        return not proof.blocks and root == EMPTY_ROOT
+    if not 1 <= len(proof.blocks) <= 2 or proof.block_size < 1:
+        return False
+    first, last = proof.blocks[0].index, proof.blocks[-1].index
+    if last - first != len(proof.blocks) - 1:
+        return False
+    items: list[bytes] = []
+    for block in proof.blocks:
+        count = len(block.items)
+        if not 0 < count <= proof.block_size:
             return False
-    left, right = proof.left, proof.right
-    if left is None and (right is None or right[0] != 0):
+        if block.index < proof.size - 1 and count != proof.block_size:
+            return False
+        try:
+            implied = root_from_inclusion(
+                encode_block(block.items), block.index, proof.size, block.path
+            )
+        except ValueError:
+            return False
+        if implied != root:
+            return False
+        items.extend(block.items)
+    if any(b < a for a, b in itertools.pairwise(items)):
         return False
-    if right is None and (left is None or left[0] != proof.size - 1):
+    if proof.item in items:
         return False
-    if left is not None and right is not None and right[0] != left[0] + 1:
-        return False
-    return (left is None or left[1] < proof.item) and (right is None or proof.item < right[1])
+    after_start = first == 0 or items[0] < proof.item
+    before_end = last == proof.size - 1 or proof.item < items[-1]
+    return after_start and before_end

@@ -21,6 +21,7 @@ class Role(StrEnum):
     ADMIN = "admin"
     CURATOR = "curator"
     MODERATOR = "moderator"
+    SENIOR = "senior"  # a moderator who also takes escalations (the senior queue)
     TRIAGE = "triage"
     AUDITOR = "auditor"
     HASHER = "hasher"
@@ -32,9 +33,9 @@ _ALL = frozenset(Role)
 
 # permission -> roles that hold it. Admin holds everything.
 PERMISSIONS: dict[str, frozenset[Role]] = {
-    "hash": frozenset({Role.HASHER, Role.CURATOR, Role.MODERATOR}),
-    "match": frozenset({Role.HASHER, Role.CURATOR, Role.MODERATOR}),
-    "banks.read": frozenset({Role.CURATOR, Role.MODERATOR, Role.AUDITOR, Role.HASHER}),
+    "hash": frozenset({Role.HASHER, Role.CURATOR, Role.MODERATOR, Role.SENIOR}),
+    "match": frozenset({Role.HASHER, Role.CURATOR, Role.MODERATOR, Role.SENIOR}),
+    "banks.read": frozenset({Role.CURATOR, Role.MODERATOR, Role.SENIOR, Role.AUDITOR, Role.HASHER}),
     "banks.write": frozenset({Role.CURATOR}),
     "banks.export": frozenset({Role.CURATOR, Role.AUDITOR}),
     "keys.manage": frozenset(),
@@ -44,15 +45,18 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # data rights: a user key reads and changes only its own subject's choices (see accord.rights)
     "rights.read": frozenset({Role.AUDITOR, Role.USER}),
     "rights.write": frozenset({Role.USER}),
-    # moderation (accord.moderation)
-    "moderation.report": frozenset({Role.REPORTER, Role.USER, Role.MODERATOR, Role.TRIAGE}),
-    "moderation.review": frozenset({Role.MODERATOR, Role.TRIAGE}),
-    "moderation.decide": frozenset({Role.MODERATOR}),
+    # moderation (accord.moderation); which queues a role sees is the queue's `roles` setting
+    "moderation.report": frozenset(
+        {Role.REPORTER, Role.USER, Role.MODERATOR, Role.SENIOR, Role.TRIAGE}
+    ),
+    "moderation.relay": frozenset(),  # report on behalf of named users (POST /v1/reports:batch)
+    "moderation.review": frozenset({Role.MODERATOR, Role.SENIOR, Role.TRIAGE}),
+    "moderation.decide": frozenset({Role.MODERATOR, Role.SENIOR}),
     "moderation.appeal": frozenset({Role.USER, Role.REPORTER}),
     "moderation.eligibility": frozenset(
-        {Role.MODERATOR, Role.TRIAGE, Role.HASHER, Role.CURATOR, Role.USER}
+        {Role.MODERATOR, Role.SENIOR, Role.TRIAGE, Role.HASHER, Role.CURATOR, Role.USER}
     ),
-    "moderation.statements": frozenset({Role.MODERATOR, Role.AUDITOR, Role.USER}),
+    "moderation.statements": frozenset({Role.MODERATOR, Role.SENIOR, Role.AUDITOR, Role.USER}),
     "moderation.redirect": frozenset(Role),
     # transparency reports (accord.reporting); issuing one may sign a checkpoint
     "reports.read": frozenset({Role.AUDITOR}),

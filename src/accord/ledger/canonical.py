@@ -24,7 +24,7 @@ import rfc8785
 
 from accord.errors import InvalidInput
 
-__all__ = ["canonical_json", "parse_canonical"]
+__all__ = ["canonical_event", "canonical_json", "parse_canonical"]
 
 
 _MAX_SAFE_INTEGER = 2**53 - 1  # ECMAScript's Number.MAX_SAFE_INTEGER
@@ -70,6 +70,39 @@ def canonical_json(value: Mapping[str, Any]) -> bytes:
         return bytes(rfc8785.dumps(value))
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
         raise InvalidInput(f"event is not canonicalisable JSON: {exc}") from exc
+
+
+def canonical_event(
+    seq: int, time: str, kind: str, actor: str | None, data: Mapping[str, Any]
+) -> bytes:
+    """The RFC 8785 bytes of the event envelope ``{actor, data, kind, seq, time}``.
+
+    Equal to ``canonical_json({"seq": seq, "time": time, "kind": kind, "actor": actor,
+    "data": data})``, but the envelope's keys are fixed and already in canonical
+    order, so only ``data`` goes through the encoder and the rest is joined around
+    it: the ledger's batch appends spend their time here.
+    """
+    if type(seq) is not int or not 0 <= seq <= _MAX_SAFE_INTEGER:
+        raise InvalidInput("an event's seq is a non-negative safe integer", seq=seq)
+    try:
+        return b"".join(
+            (
+                b'{"actor":',
+                b"null" if actor is None else _ENCODER.encode(actor).encode("utf-8"),
+                b',"data":',
+                canonical_json(dict(data)),
+                b',"kind":',
+                _ENCODER.encode(kind).encode("utf-8"),
+                b',"seq":',
+                str(seq).encode("ascii"),
+                b',"time":',
+                _ENCODER.encode(time).encode("utf-8"),
+                b"}",
+            )
+        )
+    except UnicodeEncodeError:  # a lone surrogate: the general path says what is wrong
+        envelope = {"seq": seq, "time": time, "kind": kind, "actor": actor, "data": dict(data)}
+        return canonical_json(envelope)
 
 
 def parse_canonical(data: bytes) -> dict[str, Any]:

@@ -23,15 +23,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy import Connection, func, select, text
 
 from accord.clock import Clock, format_time
 from accord.errors import InvalidInput
-from accord.ledger.canonical import canonical_json, parse_canonical
+from accord.ledger.canonical import canonical_event, parse_canonical
 from accord.ledger.kinds import KINDS
 from accord.ledger.pseudonym import Pseudonymizer
 from accord.ledger.tables import ledger_events
 from accord.ledger.tree import StoredTree
+from accord.store.bulk import insert_rows
 from accord.store.engine import Database
 
 __all__ = ["AppendHook", "Event", "Ledger", "leaf_hash"]
@@ -42,9 +43,12 @@ _PG_LOCK_ID = 0x61636F7264_01
 AppendHook = Callable[[Connection, int, Sequence[bytes]], None]
 
 
+_sha = hashlib.sha256
+
+
 def leaf_hash(body: bytes) -> bytes:
     """RFC 9162 leaf hash: ``SHA-256(0x00 || leaf)``."""
-    return hashlib.sha256(b"\x00" + body).digest()
+    return _sha(b"\x00" + body).digest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,15 +114,18 @@ class Ledger:
         rows: list[dict[str, Any]] = []
         for offset, (kind, data, actor) in enumerate(pending):
             seq = start + offset
-            body = canonical_json(
-                {"seq": seq, "time": when, "kind": kind, "actor": actor, "data": dict(data)}
-            )
-            event = Event(seq=seq, kind=kind, time=when, body=body)
-            events.append(event)
+            body = canonical_event(seq, when, kind, actor, data)
+            events.append(Event(seq=seq, kind=kind, time=when, body=body))
             rows.append(
-                {"seq": seq, "kind": kind, "time": when, "body": body, "leaf_hash": event.leaf_hash}
+                {
+                    "seq": seq,
+                    "kind": kind,
+                    "time": when,
+                    "body": body,
+                    "leaf_hash": _sha(b"\x00" + body).digest(),
+                }
             )
-        conn.execute(insert(ledger_events), rows)
+        insert_rows(conn, ledger_events, rows)
         hashes = [row["leaf_hash"] for row in rows]
         for hook in self._hooks:
             hook(conn, start, hashes)

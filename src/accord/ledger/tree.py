@@ -28,6 +28,7 @@ from sqlalchemy import Connection, bindparam, insert, select, union_all, update
 from accord.errors import Conflict, InvalidInput
 from accord.ledger import merkle
 from accord.ledger.tables import ledger_events, ledger_nodes, ledger_tree
+from accord.store.bulk import insert_rows
 
 __all__ = ["MIN_STORED_LEVEL", "StoredTree"]
 
@@ -98,7 +99,7 @@ class StoredTree:
                 if level >= MIN_STORED_LEVEL:
                     rows.append({"node": _node_id(level, idx), "hash": node})
         if rows:
-            conn.execute(insert(ledger_nodes), rows)
+            insert_rows(conn, ledger_nodes, rows)
         values = {"size": compact.size, "frontier": b"".join(compact.frontier())}
         if state is None:
             conn.execute(insert(ledger_tree).values(id=1, **values))

@@ -4,6 +4,12 @@ content bytes (upload or fetched URL) → :meth:`SignalRegistry.hash` (safe deco
 → per signal: quality gate (PDQ below the minimum quality is not matched) →
 :meth:`Matcher.lookup` → results per signal type. Matches can be handed to a
 listener (the moderation service turns them into automated reports).
+
+Photos are matched robustly: every PDQ view of the image (:mod:`accord.matching.robust`),
+and, only when no view matched and some banked items have local features, the
+image's keypoints verified against them (result type ``keypoints``,
+:mod:`accord.matching.keypoints`). Banking from media keeps those features beside
+the item (:meth:`LookupService.hash_with_keypoints`).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from accord.fetch import FetchPolicy, fetch
+from accord.matching import keypoints
 from accord.matching.matcher import LookupResult, Matcher
 from accord.matching.model import Match
 from accord.matching.robust import robust_views
@@ -50,6 +57,7 @@ class LookupService:
         *,
         min_quality: int = 50,
         robust: bool = True,
+        min_inliers: int = keypoints.MIN_INLIERS,
     ) -> None:
         self.registry = registry
         self.matcher = matcher
@@ -57,6 +65,7 @@ class LookupService:
         self.fetch_policy = fetch_policy
         self.min_quality = min_quality
         self.robust = robust
+        self.min_inliers = min_inliers
         self._listeners: list[MatchListener] = []
 
     def on_match(self, listener: MatchListener) -> None:
@@ -145,6 +154,17 @@ class LookupService:
     ) -> list[Hashed]:
         return self.registry.hash(content_type, data, self.limits, only=only)
 
+    def hash_with_keypoints(
+        self, content_type: ContentType | str, data: bytes
+    ) -> tuple[list[Hashed], bytes | None]:
+        """Every signal of the content, and for a photo its packed local features (to bank
+        beside it: a side signal, never exported). One decode serves both."""
+        images: list[DecodedImage] = []
+        hashes = self.registry.hash(content_type, data, self.limits, on_image=images.append)
+        if not images or not any(h.signal_type == "pdq" for h in hashes):
+            return hashes, None
+        return hashes, keypoints.pack(keypoints.extract(images[0].pixels))
+
     def match_signal(
         self,
         signal_type: str,
@@ -211,6 +231,15 @@ class LookupService:
             results[hashed.signal_type] = self.matcher.lookup(
                 hashed.signal_type,
                 hashed.value,
+                banks_filter=bank_list,
+                bypass_coinflip=bypass_coinflip,
+            )
+        # PDQ's views found nothing: verify local features (crops, overlays, frames),
+        # only when some banked items have them.
+        if images and not any(r.matches for r in results.values()) and self.matcher.keypoint_count:
+            results["keypoints"] = self.matcher.lookup_keypoints(
+                keypoints.extract(images[0].pixels, keypoints.QUERY_FEATURES),
+                min_inliers=self.min_inliers,
                 banks_filter=bank_list,
                 bypass_coinflip=bypass_coinflip,
             )

@@ -12,6 +12,12 @@ A lookup asks the type's index for hits at the widest threshold in force, then
 applies each bank's own threshold, its enabled flag and its coin flip, and
 finally the negative banks: a positive match stands only if the query is
 strictly closer to it than to any known-safe content.
+
+Beside the signal indexes sits a :class:`KeypointIndex` of the local features of
+items banked from their media (``bank_keypoints``). It has no feed of its own:
+features are keyed by the item's PDQ signal id and follow that signal's adds
+and removes, so enabling, disabling, removing and multi-process changes behave
+exactly as for PDQ. :meth:`Matcher.lookup_keypoints` answers from it.
 """
 
 from __future__ import annotations
@@ -32,9 +38,17 @@ from sqlalchemy import func, select
 
 from accord.clock import format_time
 from accord.errors import InvalidInput
+from accord.matching import keypoints
+from accord.matching.keypoint_index import KeypointIndex
 from accord.matching.model import Bank, BankKind, Match, coin_flip
 from accord.matching.pdq_index import PdqIndex
-from accord.matching.tables import bank_content, bank_signals, banks, signal_changes
+from accord.matching.tables import (
+    bank_content,
+    bank_keypoints,
+    bank_signals,
+    banks,
+    signal_changes,
+)
 from accord.signals.base import SignalIndex, SignalType
 from accord.signals.registry import SignalRegistry
 from accord.signals.vpdq import VpdqIndex, VpdqSignal
@@ -105,6 +119,7 @@ class Matcher:
         self.snapshot_dir = snapshot_dir
         self._lock = threading.RLock()
         self._indexes: dict[str, SignalIndex] = {}
+        self._keypoints = KeypointIndex()
         self._ids = _IdMap()
         self._banks: dict[int, Bank] = {}
         self._last_seq = 0
@@ -192,9 +207,12 @@ class Matcher:
                     break
                 self._apply_adds(indexes, ids, rows)
                 after = rows[-1].id
+            points = KeypointIndex()
+            _load_keypoints(conn, points, None)
         from accord.matching.service import _bank
 
         self._indexes = indexes
+        self._keypoints = points
         self._ids = ids
         self._banks = {r.id: _bank(r) for r in bank_rows}
         # From a snapshot, replay the feed after it: adds replace, removes of absent
@@ -311,18 +329,69 @@ class Matcher:
                 continue
             if pending_adds:
                 self._apply_adds(self._indexes, self._ids, pending_adds)
+                self._add_keypoints(pending_adds)
                 pending_adds = []
             index = self._indexes.get(r.signal_type)
             if index is not None:
                 index.remove([int(r.signal_id)])
+            if r.signal_type == "pdq":
+                self._keypoints.remove([int(r.signal_id)])
         if pending_adds:
             self._apply_adds(self._indexes, self._ids, pending_adds)
+            self._add_keypoints(pending_adds)
         if rows:
             self._last_seq = int(rows[-1].seq)
             self._updated_at = format_time_now()
         return len(rows)
 
+    def _add_keypoints(self, rows: Sequence[Any]) -> None:
+        """The features of the items whose PDQ signals were just added, if they have any."""
+        by_content = {int(r.content_id): int(r.signal_id) for r in rows if r.signal_type == "pdq"}
+        if by_content:
+            with self.db.read() as conn:
+                _load_keypoints(conn, self._keypoints, by_content)
+
     # -- queries -----------------------------------------------------------------------
+
+    @property
+    def keypoint_count(self) -> int:
+        """Banked items whose local features are indexed."""
+        self.ensure_loaded()
+        return len(self._keypoints)
+
+    def lookup_keypoints(
+        self,
+        query: keypoints.Features,
+        *,
+        min_inliers: int,
+        banks_filter: Iterable[str] | None = None,
+        bypass_coinflip: bool = False,
+        with_labels: bool = True,
+    ) -> LookupResult:
+        """Banked images whose local features agree with ``query`` on at least ``min_inliers``
+        keypoints, under the same bank rules as :meth:`lookup` (signal type ``keypoints``;
+        the distance is ``1 - inliers / 100``, floored at 0, the inliers are in ``detail``)."""
+        self.ensure_loaded()
+        if self._dirty:
+            self.catch_up()
+        wanted = set(banks_filter) if banks_filter is not None else None
+        with self._lock:
+            points = self._keypoints
+            bank_by_id = self._banks
+        hits = points.query(query, min_inliers)
+        found: list[tuple[Bank, int, float, dict[str, float]]] = []
+        with self._lock:
+            for hit in hits:
+                bank_id, content_id = self._ids.get(hit.id)
+                bank = bank_by_id.get(bank_id)
+                if bank is None or not bank.enabled:
+                    continue
+                distance = max(0.0, 1.0 - hit.inliers / 100)
+                found.append((bank, content_id, distance, {"inliers": float(hit.inliers)}))
+        flip_key = query.descriptors[:8].tobytes().hex()
+        return self._result(
+            "keypoints", found, wanted, flip_key, bypass_coinflip, with_labels=with_labels
+        )
 
     def lookup(
         self,
@@ -367,6 +436,21 @@ class Matcher:
                 if hit.distance > limit:
                     continue
                 found.append((bank, content_id, hit.distance, hit.detail))
+        return self._result(
+            signal_type, found, wanted, value, bypass_coinflip, with_labels=with_labels
+        )
+
+    def _result(
+        self,
+        signal_type: str,
+        found: list[tuple[Bank, int, float, dict[str, float]]],
+        wanted: set[str] | None,
+        value: str,
+        bypass_coinflip: bool,
+        *,
+        with_labels: bool,
+    ) -> LookupResult:
+        """Bank rules over the raw hits: wanted banks, coin flips, negative banks, labels."""
         negatives = [f for f in found if f[0].kind is BankKind.NEGATIVE]
         positives = [
             f
@@ -459,6 +543,43 @@ class Matcher:
                 return True
             time.sleep(0.02)
         return self._last_seq >= seq
+
+
+def _load_keypoints(
+    conn: Any, points: KeypointIndex, by_content: dict[int, int] | None, batch: int = 2_000
+) -> None:
+    """Add stored features to ``points`` under their item's PDQ signal id: for the items of
+    ``by_content`` (content id -> PDQ signal id), or for every enabled item when None."""
+    if by_content is not None:
+        wanted = sorted(by_content)
+        for start in range(0, len(wanted), batch):
+            part = wanted[start : start + batch]
+            rows = conn.execute(
+                select(bank_keypoints.c.content_id, bank_keypoints.c.data).where(
+                    bank_keypoints.c.content_id.in_(part)
+                )
+            ).all()
+            if rows:
+                points.add([by_content[r.content_id] for r in rows], [bytes(r.data) for r in rows])
+        return
+    after = 0
+    while True:
+        rows = conn.execute(
+            select(bank_keypoints.c.content_id, bank_keypoints.c.data, bank_signals.c.id)
+            .join(bank_content, bank_content.c.id == bank_keypoints.c.content_id)
+            .join(
+                bank_signals,
+                (bank_signals.c.content_id == bank_keypoints.c.content_id)
+                & (bank_signals.c.signal_type == "pdq"),
+            )
+            .where(bank_content.c.enabled.is_(True), bank_keypoints.c.content_id > after)
+            .order_by(bank_keypoints.c.content_id)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        points.add([int(r.id) for r in rows], [bytes(r.data) for r in rows])
+        after = int(rows[-1].content_id)
 
 
 def _configured_threshold(signal_type: SignalType) -> float:

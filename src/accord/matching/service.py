@@ -27,7 +27,13 @@ from accord.matching.model import (
     validate_bank_name,
     validate_labels,
 )
-from accord.matching.tables import bank_content, bank_signals, banks, signal_changes
+from accord.matching.tables import (
+    bank_content,
+    bank_keypoints,
+    bank_signals,
+    banks,
+    signal_changes,
+)
 from accord.signals.base import Hashed
 from accord.signals.registry import SignalRegistry
 from accord.store.engine import Database
@@ -47,6 +53,9 @@ class ContentInput:
     external_id: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     qualities: dict[str, int] = field(default_factory=dict)
+    keypoints: bytes | None = None
+    """Packed local features of the image (:mod:`accord.matching.keypoints`), when the item
+    is banked from its media: stored beside it, matched locally, never exported."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +194,7 @@ class BankService:
             row = self._bank_row(conn, name)
             removed = self._feed_removals(conn, bank_signals.c.bank_id == row.id)
             conn.execute(delete(bank_signals).where(bank_signals.c.bank_id == row.id))
+            conn.execute(delete(bank_keypoints).where(bank_keypoints.c.bank_id == row.id))
             conn.execute(delete(bank_content).where(bank_content.c.bank_id == row.id))
             conn.execute(delete(banks).where(banks.c.id == row.id))
             self.ledger.append(
@@ -206,6 +216,7 @@ class BankService:
             external_id=item.external_id,
             metadata=dict(item.metadata),
             qualities=dict(item.qualities),
+            keypoints=_checked_keypoints(item),
         )
 
     def add_content(
@@ -231,14 +242,17 @@ class BankService:
         metadata: dict[str, Any] | None = None,
         source: str,
         actor: str,
+        keypoints: bytes | None = None,
     ) -> Content:
-        """Bank content from the signals computed from its media."""
+        """Bank content from the signals computed from its media (and the image's local
+        features, kept beside it as a side signal that is never exported)."""
         item = ContentInput(
             signals={h.signal_type: h.value for h in hashed},
             qualities={h.signal_type: h.quality for h in hashed if h.quality is not None},
             labels=labels,
             note=note,
             metadata=metadata or {},
+            keypoints=keypoints,
         )
         return self.add_content(bank, item, source=source, actor=actor)
 
@@ -354,6 +368,13 @@ class BankService:
             for cid, item in zip(ids, chunk, strict=True)
             for stype, value in item.signals.items()
         ]
+        side = [
+            {"content_id": cid, "bank_id": bank_id, "data": item.keypoints}
+            for cid, item in zip(ids, chunk, strict=True)
+            if item.keypoints is not None
+        ]
+        if side:  # before the feed rows, so that a matcher seeing them finds these
+            conn.execute(insert(bank_keypoints), side)
         before_sig = conn.execute(select(func.max(bank_signals.c.id))).scalar_one() or 0
         conn.execute(insert(bank_signals), signal_rows)
         if enabled:
@@ -515,6 +536,7 @@ class BankService:
             if row.enabled:
                 self._feed_removals(conn, where)
             conn.execute(delete(bank_signals).where(where))
+            conn.execute(delete(bank_keypoints).where(bank_keypoints.c.content_id == content_id))
             conn.execute(delete(bank_content).where(bank_content.c.id == content_id))
             self.ledger.append(
                 conn, "bank.content_removed", {"bank": bank, "content_id": content_id}, actor=actor
@@ -594,6 +616,19 @@ class BankService:
     @classmethod
     def _feed_adds(cls, conn: Connection, where: Any) -> int:
         return cls._feed(conn, where, "add")
+
+
+def _checked_keypoints(item: ContentInput) -> bytes | None:
+    """The item's packed keypoints, checked to unpack; only alongside a PDQ signal, whose
+    entries in the change feed the keypoints follow."""
+    if item.keypoints is None:
+        return None
+    from accord.matching.keypoints import unpack
+
+    if "pdq" not in item.signals:
+        raise InvalidInput("keypoints are banked only together with a pdq signal")
+    unpack(item.keypoints)
+    return bytes(item.keypoints)
 
 
 def _literal(value: str) -> Any:

@@ -1,6 +1,10 @@
 """Banks, their content and signals, and the change feed that matchers follow.
 
 ``bank_signals.id`` is the id a signal has in every in-memory index.
+``bank_keypoints`` holds, beside an item banked from its media, the local
+features of the image (packed bytes, :mod:`accord.matching.keypoints`): a side
+signal that is never exported or exchanged. It has no feed of its own: it
+follows the item's PDQ signal in ``signal_changes``.
 ``signal_changes`` is an append-only feed (``seq`` increasing): every add,
 remove, enable or disable of a signal appends a row, so that each matcher
 process applies only what changed since the last ``seq`` it saw.
@@ -17,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -24,7 +29,7 @@ from sqlalchemy import (
 
 from accord.store.base import metadata
 
-__all__ = ["bank_content", "bank_signals", "banks", "signal_changes"]
+__all__ = ["bank_content", "bank_keypoints", "bank_signals", "banks", "signal_changes"]
 
 banks = Table(
     "banks",
@@ -86,4 +91,18 @@ signal_changes = Table(
     Column("value", Text, nullable=True),
     Column("bank_id", Integer, nullable=False),
     Column("content_id", Integer, nullable=False),
+)
+
+bank_keypoints = Table(
+    "bank_keypoints",
+    metadata,
+    Column(
+        "content_id",
+        Integer,
+        ForeignKey("bank_content.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("bank_id", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
 )

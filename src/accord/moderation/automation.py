@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from accord.matching.lookup import ContentMatch
-from accord.moderation.service import ModerationService, ReportReceipt
+from accord.moderation.service import ModerationService, ReportReceipt, match_flag
 
 __all__ = ["Subject", "report_content_match"]
 
@@ -30,8 +30,8 @@ def report_content_match(
     moderation: ModerationService, outcome: ContentMatch, subject: Subject
 ) -> list[ReportReceipt]:
     """One automated report per matching bank (positive banks only; suppressed matches
-    are not matches)."""
-    receipts: list[ReportReceipt] = []
+    are not matches), all in one transaction."""
+    flags: list[dict[str, object]] = []
     seen: set[str] = set()
     for result in outcome.results.values():
         for match in result.matches:
@@ -43,8 +43,8 @@ def report_content_match(
                 for dimension, values in match.labels.items()
                 for value in values
             )
-            receipts.append(
-                moderation.report_match(
+            flags.append(
+                match_flag(
                     subject_type=subject.subject_type,
                     subject_id=subject.subject_id,
                     bank_labels=labels,
@@ -55,4 +55,4 @@ def report_content_match(
                     bank=match.bank,
                 )
             )
-    return receipts
+    return moderation.report_many(flags)

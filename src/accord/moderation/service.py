@@ -6,7 +6,8 @@ runs in one ``db.write()`` transaction that also appends its ledger events
 (people pseudonymised) and its webhook deliveries (the outbox), so a change,
 its record and its notification commit together or not at all:
 
-    report / report_match --> case (one open case per subject; reporters join it)
+    report / report_many / report_match --> case (one open case per subject; reporters join it;
+        a batch in a fixed number of set-based statements, see accord.moderation.ingest)
     take_next (lease) --> decide --> strike --> ladder --> restrictions --> statement of reasons
     appeal --> decide_appeal (another moderator) --> reversal lifts what the decision caused
 
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from accord.clock import Clock, format_time, parse_time
@@ -37,7 +38,7 @@ from accord.errors import (
     RateLimited,
 )
 from accord.ledger.log import Ledger
-from accord.moderation import dsa
+from accord.moderation import dsa, ingest
 from accord.moderation.config import ModerationConfig, Policy, Queue
 from accord.moderation.model import (
     Action,
@@ -58,6 +59,7 @@ from accord.moderation.tables import (
     appeals,
     cases,
     decisions,
+    dsa_submissions,
     reports,
     restrictions,
     strikes,
@@ -72,6 +74,7 @@ __all__ = [
     "ModerationService",
     "ReportReceipt",
     "ReportView",
+    "match_flag",
 ]
 
 AUTOMATED_DECISION = {
@@ -153,6 +156,9 @@ class DecisionView:
     reversed: bool
     strike_ids: list[int] = field(default_factory=list)
     restrictions: list[RestrictionView] = field(default_factory=list)
+    reversed_at: str | None = None
+    statement_puid: str | None = None
+    statement_uuid: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,19 +192,33 @@ class _Flag:
     actor: str | None
 
 
-_UPDATE_URGENCY = (
-    update(cases)
-    .where(cases.c.id == bindparam("b_id"))
-    .values(
-        tier=bindparam("b_tier"),
-        reporters=bindparam("b_reporters"),
-        reporter_weight=bindparam("b_weight"),
-        reach=bindparam("b_reach"),
-        due_at=bindparam("b_due"),
-        automated=bindparam("b_automated"),
-        account=bindparam("b_account"),
-    )
-)
+def match_flag(
+    *,
+    subject_type: str,
+    subject_id: str,
+    bank_labels: Sequence[str],
+    account: str | None = None,
+    content_type: str | None = None,
+    reach: int = 0,
+    signal_type: str | None = None,
+    bank: str | None = None,
+    reason: str = "terrorism_violent_extremism",
+    actor: str = "matcher",
+) -> dict[str, Any]:
+    """The automated report (keyword arguments of ``report``) of a hash match in ``bank``."""
+    return {
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "reason": reason,
+        "reporter": f"bank:{bank}" if bank else "bank:unknown",
+        "source": Source.AUTOMATED,
+        "text": f"hash match ({signal_type or 'signal'}) in bank {bank or '?'}",
+        "account": account,
+        "content_type": content_type,
+        "reach": reach,
+        "labels": bank_labels,
+        "actor": actor,
+    }
 
 
 def _subject_key(subject_type: str, subject_id: str) -> str:
@@ -325,133 +345,86 @@ class ModerationService(PublishingMixin):
         and optionally ``source``, ``text``, ``account``, ``content_type``,
         ``content_date``, ``reach``, ``labels``, ``actor``.
         """
-        return self.report_many([flag])[0]
+        return self._ingest([self._prepare(**flag)])[0]
 
     def report_many(self, flags: Iterable[Mapping[str, Any]]) -> list[ReportReceipt]:
         """Ingest many reports in one transaction (all or none).
 
-        The bulk path for automated sources: a batch costs a fixed handful of
-        statements (rate counts, open cases, known reporters, one multi-row
-        insert, one multi-row update, one ledger append) plus one insert per new
-        case, whatever its size.
+        The bulk path for automated sources and platforms that batch. A batch costs
+        a fixed number of statements whatever its size: the reporters' rate counts,
+        the open cases of its subjects, one insert of the cases it opens, one
+        locking read of the cases it joins, the reporters already on those cases,
+        the report rows, one update of the joined cases and one ledger append.
+
+        Every report is validated before anything is written; an invalid one is
+        refused with its position in the batch (``InvalidInput``, context ``item``).
         """
-        prepared = [self._prepare(**f) for f in flags]
+        prepared = []
+        for item, f in enumerate(flags):
+            try:
+                prepared.append(self._prepare(**f))
+            except InvalidInput as exc:
+                raise InvalidInput(
+                    f"report {item}: {exc.message}", item=item, **exc.context
+                ) from None
+        return self._ingest(prepared)
+
+    def _ingest(self, prepared: Sequence[_Flag]) -> list[ReportReceipt]:
         if not prepared:
             return []
         now = self.clock.now()
         now_s = format_time(now)
+        by_key: dict[str, list[_Flag]] = {}
+        for f in prepared:
+            by_key.setdefault(_subject_key(f.stype.value, f.subject_id), []).append(f)
         events: list[tuple[str, Mapping[str, Any], str | None]] = []
         with self.db.write() as conn:
             self._check_rates(conn, prepared, now)
-            keys = sorted({_subject_key(f.stype.value, f.subject_id) for f in prepared})
-            query = select(cases).where(cases.c.open_key.in_(keys)).order_by(cases.c.open_key)
-            found = {row.open_key: row for row in conn.execute(self._lock(conn, query)).all()}
-            state: dict[str, dict[str, Any]] = {}
-            created: set[int] = set()
+            held, created = self._hold_cases(conn, by_key, now)
+            for key in by_key:
+                if key in created:
+                    case = held[key]
+                    events.append(
+                        (
+                            "moderation.case_opened",
+                            {
+                                "case": case["id"],
+                                "queue": case["queue"],
+                                "subject_type": case["subject_type"],
+                                "account": self._p(by_key[key][0].account),
+                            },
+                            None,
+                        )
+                    )
+            joined = [key for key in by_key if key not in created]
+            ingest.update_cases(conn, self._join(conn, joined, held, by_key))
+            rows: list[dict[str, Any]] = []
+            opening: list[bool] = []
+            first_seen: set[str] = set()
             for f in prepared:
                 key = _subject_key(f.stype.value, f.subject_id)
-                if key in state:
-                    continue
-                row = found.get(key)
-                if row is None:
-                    row, new_case = self._open_case(
-                        conn,
-                        key=key,
-                        stype=f.stype,
-                        subject_id=f.subject_id,
-                        reason=f.reason,
-                        source=f.source,
-                        tier=self.config.reasons[f.reason].tier,
-                        account=f.account,
-                        content_type=f.content_type,
-                        content_date=f.content_date,
-                        now=now,
-                        events=events,
-                        looked=True,
-                    )
-                    if new_case:
-                        created.add(row.id)
-                state[key] = dict(row._mapping)
-            case_ids = [c["id"] for c in state.values()]
-            people = sorted({f.reporter for f in prepared if f.reporter is not None})
-            known: set[tuple[int, str]] = set()
-            if people:
-                known = {
-                    (r.case_id, r.reporter)
-                    for r in conn.execute(
-                        select(reports.c.case_id, reports.c.reporter).where(
-                            reports.c.case_id.in_(case_ids), reports.c.reporter.in_(people)
-                        )
-                    ).all()
-                }
-            rows: list[dict[str, Any]] = []
-            first_in_case: dict[int, bool] = {}
-            for f in prepared:
-                case = state[_subject_key(f.stype.value, f.subject_id)]
-                repeat = f.reporter is not None and (case["id"], f.reporter) in known
-                if f.reporter is not None:
-                    known.add((case["id"], f.reporter))
-                tier = self.config.reasons[f.reason].tier
-                if self.config.tier_rank(tier) > self.config.tier_rank(case["tier"]):
-                    case["tier"] = tier
-                if not repeat:
-                    case["reporters"] += 1
-                    case["reporter_weight"] += self._weight(f.source)
-                case["reach"] = max(case["reach"], f.reach)
-                case["automated"] = bool(case["automated"]) or f.source is Source.AUTOMATED
-                case["account"] = case["account"] or f.account
-                new_case = case["id"] in created and case["id"] not in first_in_case
-                first_in_case[case["id"]] = True
+                opening.append(key in created and key not in first_seen)
+                first_seen.add(key)
                 rows.append(
                     {
-                        "case_id": case["id"],
+                        "case_id": held[key]["id"],
                         "reporter": f.reporter,
                         "source": f.source.value,
                         "reason": f.reason,
                         "text": f.text,
                         "labels": list(f.labels),
                         "created_at": now_s,
-                        "_new": new_case,
                     }
                 )
-            ids = (
-                conn.execute(
-                    insert(reports).returning(reports.c.id, sort_by_parameter_order=True),
-                    [{k: v for k, v in r.items() if k != "_new"} for r in rows],
-                )
-                .scalars()
-                .all()
-            )
-            updates = []
-            for case in state.values():
-                opened = parse_time(case["opened_at"]).timestamp()
-                due = opened + case_urgency(
-                    tier_hours=self.config.tiers[case["tier"]].review_within_hours,
-                    reporter_weight=case["reporter_weight"],
-                    reach=case["reach"],
-                )
-                updates.append(
-                    {
-                        "b_id": case["id"],
-                        "b_tier": case["tier"],
-                        "b_reporters": case["reporters"],
-                        "b_weight": case["reporter_weight"],
-                        "b_reach": case["reach"],
-                        "b_due": due if case["id"] in created else min(due, case["due_at"]),
-                        "b_automated": case["automated"],
-                        "b_account": case["account"],
-                    }
-                )
-            conn.execute(_UPDATE_URGENCY, updates)
+            ids = ingest.insert_reports(conn, rows)
             receipts = []
-            for f, r, report_id in zip(prepared, rows, ids, strict=True):
-                case = state[_subject_key(f.stype.value, f.subject_id)]
+            for f, row, report_id, new_case in zip(prepared, rows, ids, opening, strict=True):
                 events.append(
                     (
                         "moderation.report_received",
                         {
                             "report": report_id,
-                            "case": case["id"],
+                            "case": row["case_id"],
                             "reason": f.reason,
                             "source": f.source.value,
                             "subject_type": f.stype.value,
@@ -459,14 +432,123 @@ class ModerationService(PublishingMixin):
                                 self._p(f.reporter) if f.source is not Source.AUTOMATED else None
                             ),
                             "labels": list(f.labels),
-                            "new_case": r["_new"],
+                            "new_case": new_case,
                         },
                         f.actor,
                     )
                 )
-                receipts.append(ReportReceipt(report_id, case["id"], case["queue"], not r["_new"]))
+                case = held[_subject_key(f.stype.value, f.subject_id)]
+                receipts.append(ReportReceipt(report_id, case["id"], case["queue"], not new_case))
             self.ledger.append_many(conn, events)
         return receipts
+
+    def _fold(
+        self, case: dict[str, Any], flags: Sequence[_Flag], known: set[str], *, opened: bool
+    ) -> None:
+        """Add ``flags`` (reports on one subject) to ``case`` in place: highest tier,
+        one count per reporter not already in ``known``, largest reach, new urgency."""
+        for f in flags:
+            tier = self.config.reasons[f.reason].tier
+            if self.config.tier_rank(tier) > self.config.tier_rank(case["tier"]):
+                case["tier"] = tier
+            if f.reporter is None or f.reporter not in known:
+                case["reporters"] += 1
+                case["reporter_weight"] += self._weight(f.source)
+            if f.reporter is not None:
+                known.add(f.reporter)
+            case["reach"] = max(case["reach"], f.reach)
+            case["automated"] = bool(case["automated"]) or f.source is Source.AUTOMATED
+            case["account"] = case["account"] or f.account
+        due = parse_time(case["opened_at"]).timestamp() + case_urgency(
+            tier_hours=self.config.tiers[case["tier"]].review_within_hours,
+            reporter_weight=case["reporter_weight"],
+            reach=case["reach"],
+        )
+        case["due_at"] = due if opened else min(due, case["due_at"])
+
+    def _new_case(self, key: str, flags: Sequence[_Flag], now: datetime) -> dict[str, Any]:
+        """The row of a case opened by ``flags`` (its first report routes it), with
+        every report of the batch already counted."""
+        first = flags[0]
+        tier = self.config.reasons[first.reason].tier
+        case: dict[str, Any] = {
+            "subject_type": first.stype.value,
+            "subject_id": first.subject_id,
+            "open_key": key,
+            "account": first.account,
+            "content_type": first.content_type,
+            "content_date": format_time(first.content_date) if first.content_date else None,
+            "queue": self.config.route(first.reason, first.source, first.stype).id,
+            "reason": first.reason,
+            "tier": tier,
+            "reporters": 0,
+            "reporter_weight": 0.0,
+            "automated": False,
+            "reach": 0,
+            "due_at": 0.0,
+            "opened_at": format_time(now),
+        }
+        self._fold(case, flags, set(), opened=True)
+        return case
+
+    def _hold_cases(
+        self, conn: Connection, by_key: Mapping[str, Sequence[_Flag]], now: datetime
+    ) -> tuple[dict[str, dict[str, Any]], set[str]]:
+        """The open case of every subject key, held for this transaction, opening the
+        missing ones; returns ``(case row by key, keys of the cases opened here)``.
+
+        Opening is ``INSERT ... ON CONFLICT (open_key) DO NOTHING``: when a
+        concurrent transaction opened the same subject's case first, the insert
+        waits for it and skips the row, and the report joins the winner's case.
+        On PostgreSQL a batch of several subjects never waits for a row lock
+        while it holds another: it reads the open cases without locking, inserts
+        the missing ones in key order (a second inserter of a key waits on the
+        first), then locks the existing ones in key order. One subject, or
+        SQLite's single writer, locks first and inserts what is missing.
+        """
+        keys = sorted(by_key)
+        pg = conn.dialect.name == "postgresql"
+        held: dict[str, dict[str, Any]] = {}
+        created: set[str] = set()
+        lock_first = not pg or len(keys) == 1
+        seen = ingest.open_cases(conn, keys, lock=lock_first)
+        if lock_first:
+            held.update(seen)
+        for _ in range(3):
+            missing = [k for k in keys if k not in held and k not in seen]
+            if missing:
+                new = ingest.insert_cases(
+                    conn, [self._new_case(k, by_key[k], now) for k in missing]
+                )
+                held.update(new)
+                created.update(new)
+            wanted = [k for k in keys if k not in held]
+            if not wanted:
+                return held, created
+            # The cases seen unlocked, and those another transaction opened first.
+            seen = ingest.open_cases(conn, wanted, lock=True)
+            held.update(seen)
+        raise Conflict("the cases of these subjects keep changing; try again")  # pragma: no cover
+
+    def _join(
+        self,
+        conn: Connection,
+        joined: Sequence[str],
+        held: Mapping[str, dict[str, Any]],
+        by_key: Mapping[str, Sequence[_Flag]],
+    ) -> list[dict[str, Any]]:
+        """Fold the reports into the cases they join (held, existing before this batch);
+        returns the changed cases."""
+        if not joined:
+            return []
+        people = sorted({f.reporter for k in joined for f in by_key[k] if f.reporter is not None})
+        known: dict[int, set[str]] = {held[k]["id"]: set() for k in joined}
+        for case_id, reporter in ingest.known_reporters(conn, sorted(known), people):
+            known[case_id].add(reporter)
+        for key in joined:
+            case = held[key]
+            self._fold(case, by_key[key], known[case["id"]], opened=False)
+        return [held[key] for key in joined]
 
     def _check_rates(self, conn: Connection, flags: Sequence[_Flag], now: datetime) -> None:
         limit = self.config.rate_limit
@@ -476,13 +558,7 @@ class ModerationService(PublishingMixin):
         if not people:
             return
         since = format_time(now - timedelta(seconds=limit.window_seconds))
-        counts: dict[str, int] = dict(
-            conn.execute(
-                select(reports.c.reporter, func.count())
-                .where(reports.c.reporter.in_(people), reports.c.created_at > since)
-                .group_by(reports.c.reporter)
-            ).all()
-        )
+        counts = ingest.rate_counts(conn, people, since)
         for f in flags:
             if f.source is Source.AUTOMATED or not f.reporter:
                 continue
@@ -490,112 +566,22 @@ class ModerationService(PublishingMixin):
             counts[f.reporter] = counts.get(f.reporter, 0) + 1
             if counts[f.reporter] > allowance:
                 raise RateLimited(
-                    f"too many reports: at most {allowance} per {limit.window_seconds} s",
+                    f"too many reports from {f.reporter!r}: at most {allowance} "
+                    f"per {limit.window_seconds} s",
                     retry_after=limit.window_seconds,
+                    reporter=f.reporter,
                 )
 
-    def report_match(
-        self,
-        *,
-        subject_type: str,
-        subject_id: str,
-        bank_labels: Sequence[str],
-        account: str | None = None,
-        content_type: str | None = None,
-        reach: int = 0,
-        signal_type: str | None = None,
-        bank: str | None = None,
-        reason: str = "terrorism_violent_extremism",
-        actor: str = "matcher",
-    ) -> ReportReceipt:
+    def report_match(self, **match: Any) -> ReportReceipt:
         """An automated report from a hash match, carrying the bank's labels.
 
         The matcher calls this for each upload that matched a bank of terrorist or
         violent extremist content; repeated matches of one subject from one bank
-        join the case once (the bank is the "reporter").
+        join the case once (the bank is the "reporter"). Keyword arguments are those
+        of :func:`match_flag`; :meth:`report_many` over several match flags files
+        the matches of many banks in one transaction.
         """
-        text = f"hash match ({signal_type or 'signal'}) in bank {bank or '?'}"
-        return self.report(
-            subject_type=subject_type,
-            subject_id=subject_id,
-            reason=reason,
-            reporter=f"bank:{bank}" if bank else "bank:unknown",
-            source=Source.AUTOMATED,
-            text=text,
-            account=account,
-            content_type=content_type,
-            reach=reach,
-            labels=bank_labels,
-            actor=actor,
-        )
-
-    def _open_case(
-        self,
-        conn: Connection,
-        *,
-        key: str,
-        stype: SubjectType,
-        subject_id: str,
-        reason: str,
-        source: Source,
-        tier: str,
-        account: str | None,
-        content_type: str | None,
-        content_date: datetime | None,
-        now: datetime,
-        events: list[tuple[str, Mapping[str, Any], str | None]],
-        looked: bool = False,
-    ) -> tuple[Row[Any], bool]:
-        """The open case of ``key``, opening it if there is none (``looked``: the
-        caller has just found none, so skip the first lookup)."""
-        query = self._lock(conn, select(cases).where(cases.c.open_key == key))
-        if not looked:
-            row = conn.execute(query).first()
-            if row is not None:
-                return row, False
-        queue = self.config.route(reason, source, stype)
-        values: dict[str, Any] = {
-            "subject_type": stype.value,
-            "subject_id": subject_id,
-            "open_key": key,
-            "account": account,
-            "content_type": content_type,
-            "content_date": format_time(content_date) if content_date else None,
-            "queue": queue.id,
-            "state": "open",
-            "reason": reason,
-            "tier": tier,
-            "reporters": 0,
-            "reporter_weight": 0.0,
-            "automated": False,
-            "reach": 0,
-            "due_at": now.timestamp() + self.config.tiers[tier].review_within_hours * 3600.0,
-            "opened_at": format_time(now),
-            "labels": [],
-            "content_state": "visible",
-        }
-        try:
-            with conn.begin_nested():
-                created = conn.execute(insert(cases).values(**values).returning(*cases.c)).one()
-        except IntegrityError:
-            # Another transaction opened the case first: join it.
-            row = conn.execute(query).first()
-            if row is None:  # pragma: no cover - the winner's row is committed by now
-                raise Conflict("the case for this subject changed; try again") from None
-            return row, False
-        events.append(
-            (
-                "moderation.case_opened",
-                {
-                    "case": created.id,
-                    "queue": queue.id,
-                    "subject_type": stype.value,
-                    "account": self._p(account),
-                },
-                None,
-            )
-        )
-        return created, True
+        return self.report(**match_flag(**match))
 
     def reports_of(self, reporter: str) -> list[ReportView]:
         """A reporter's own reports, with the outcome of their case."""
@@ -1147,6 +1133,9 @@ class ModerationService(PublishingMixin):
             rs = conn.execute(
                 select(restrictions).where(restrictions.c.decision_id == decision_id)
             ).all()
+            uuid = conn.execute(
+                select(dsa_submissions.c.uuid).where(dsa_submissions.c.decision_id == decision_id)
+            ).scalar()
         return DecisionView(
             id=row.id,
             case_id=row.case_id,
@@ -1166,6 +1155,9 @@ class ModerationService(PublishingMixin):
                 )
                 for r in rs
             ],
+            reversed_at=row.reversed_at,
+            statement_puid=row.statement["puid"] if row.statement else None,
+            statement_uuid=uuid,
         )
 
     def statement(self, decision_id: int) -> dict[str, Any]:
@@ -1449,10 +1441,19 @@ class ModerationService(PublishingMixin):
                         )
                     )
             self.ledger.append_many(conn, events)
+            # The Transparency Database takes statements and never changes or withdraws
+            # one (its API: POST statement(s), GET by uuid or puid), so the statement of
+            # a reversed decision stays as submitted; the platform learns of the reversal
+            # here, with the statement's puid, and tells the person it concerns.
+            submitted = conn.execute(
+                select(dsa_submissions.c.uuid).where(dsa_submissions.c.decision_id == dec.id)
+            ).first()
             self.outbox.enqueue(
                 conn,
                 "appeal.decided",
                 {
+                    "statement_puid": dec.statement["puid"] if dec.statement else None,
+                    "statement_uuid": submitted.uuid if submitted else None,
                     "appeal_id": appeal_id,
                     "decision_id": dec.id,
                     "outcome": outcome,

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import Connection, func, insert, select
 
@@ -587,37 +587,52 @@ class RightsService:
     def prove_absence(self, out_dir: Path, item_id: str) -> dict[str, Any]:
         """A proof, against the run's manifest root, that ``item_id`` is not in its output.
 
-        Reads every included id of the run (sorted) into memory: meant for one
-        person's request at a time, not for bulk use.
+        Reads, sorts and hashes every included id of the run (about as long as the
+        gate's own Merkle phase): meant for one person's request at a time.
         """
         import duckdb
 
-        from accord.jobs.merkle import absence_proof, verify_absence
+        from accord.jobs.idsort import sort_ids
+        from accord.jobs.merkle import BlockHasher, absence_proof, verify_absence
 
         manifest_path = Path(out_dir) / "manifest.json"
         if not manifest_path.exists():
             raise NotFound(f"{manifest_path} does not exist", out_dir=str(out_dir))
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        block_size = manifest.get("merkle", {}).get("block_size")
+        if not isinstance(block_size, int):
+            raise Conflict(
+                f"{manifest_path} is a version {manifest.get('version')} manifest (one leaf "
+                "per id); proofs are made for block manifests (version 2) only",
+                out_dir=str(out_dir),
+            )
         con = duckdb.connect()
         try:
-            ids = [
-                row[0]
-                for row in con.execute(
-                    "SELECT CAST(CAST(item_id AS VARCHAR) AS BLOB) AS id "
-                    "FROM read_parquet(?) ORDER BY id",
-                    [str(Path(out_dir) / "data" / "*.parquet")],
-                ).fetchall()
-            ]
+            ids = sort_ids(
+                con.sql(
+                    "SELECT CAST(item_id AS VARCHAR) AS id FROM read_parquet(?)",
+                    params=[str(Path(out_dir) / "data" / "*.parquet")],
+                )
+                .to_arrow_table()
+                .column(0)
+            )
         finally:
             con.close()
+        hasher = BlockHasher(block_size, keep_leaves=True)
+        hasher.add(ids)
+        root = bytes.fromhex(manifest["merkle"]["root"])
+        if hasher.root() != root:
+            raise Conflict("the output does not match its manifest's Merkle root")
+        assert hasher.leaves is not None
         try:
-            proof = absence_proof(ids, item_id.encode())
+            proof = absence_proof(
+                _ArrowIds(ids), item_id.encode(), block_size, leaf_digests=hasher.leaves
+            )
         except ValueError as exc:
             raise Conflict(
                 f"item {item_id!r} is in the output of this run", item_id=item_id
             ) from exc
-        root = bytes.fromhex(manifest["merkle"]["root"])
-        if not verify_absence(proof, root):
+        if not verify_absence(proof, root, int(manifest["merkle"]["tree_size"])):
             raise Conflict("the output does not match its manifest's Merkle root")
         return {"merkle_root": root.hex(), **proof.as_dict()}
 
@@ -638,3 +653,25 @@ def _entry(r: Any) -> Entry:
         kind=r.kind,
         source=r.source,
     )
+
+
+class _ArrowIds(Sequence[bytes]):
+    """Sorted ids of an Arrow array as the bytes sequence that a proof reads (a few items)."""
+
+    def __init__(self, array: Any) -> None:
+        self.array = array
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    @overload
+    def __getitem__(self, index: int) -> bytes: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[bytes]: ...
+
+    def __getitem__(self, index: int | slice) -> bytes | Sequence[bytes]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        value = self.array[index].as_py()
+        return value.encode() if isinstance(value, str) else bytes(value)

@@ -281,11 +281,8 @@ async def add_content(
     else:
         ctype, data = await read_upload(request, accord)
         source = f"upload:{ctype.value}"
-    hashed = [
-        h
-        for h in await run_in_threadpool(accord.lookups.hash, ctype, data)
-        if h.quality is None or h.quality >= accord.settings.pdq_min_quality
-    ]
+    every, points = await run_in_threadpool(accord.lookups.hash_with_keypoints, ctype, data)
+    hashed = [h for h in every if h.quality is None or h.quality >= accord.settings.pdq_min_quality]
     if not hashed:
         raise InvalidInput(
             f"the content's hashes are all below the minimum quality "
@@ -293,7 +290,13 @@ async def add_content(
         )
     labels = meta.pop("labels", None)
     content = accord.banks.add_hashed(
-        bank_name, hashed, labels=labels, metadata=meta, source=source, actor=principal.actor
+        bank_name,
+        hashed,
+        labels=labels,
+        metadata=meta,
+        source=source,
+        actor=principal.actor,
+        keypoints=points if any(h.signal_type == "pdq" for h in hashed) else None,
     )
     return {"id": content.id, "signals": content.signals}
 

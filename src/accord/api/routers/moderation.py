@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from accord.api.deps import AccordDep, PrincipalDep, requires
@@ -64,6 +64,29 @@ class ReportReceiptOut(_Out):
     case_id: int
     queue: str
     joined_existing_case: bool
+
+
+class BatchReportIn(ReportIn):
+    reporter: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="The platform's account id of the person who flagged it. Only keys "
+        "that relay their users' flags (permission moderation.relay) may name one; "
+        "otherwise the key's own account reports.",
+    )
+
+
+class ReportBatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reports: list[BatchReportIn] = Field(
+        min_length=1, max_length=1000, description="1 to 1000 reports, ingested all or none."
+    )
+
+
+class ReportBatchOut(BaseModel):
+    receipts: list[ReportReceiptOut] = Field(description="One receipt per report, in order.")
 
 
 class ReportOut(_Out):
@@ -174,6 +197,18 @@ class DecisionOut(_Out):
     reversed: bool
     strike_ids: list[int]
     restrictions: list[RestrictionOut]
+    reversed_at: str | None = Field(
+        default=None, description="When an appeal reversed the decision."
+    )
+    statement_puid: str | None = Field(
+        default=None, description="The puid of its DSA statement of reasons, if it has one."
+    )
+    statement_uuid: str | None = Field(
+        default=None,
+        description="The Transparency Database's uuid of the statement, once submitted. "
+        "The database never changes or withdraws a statement: after a reversal it "
+        "still shows the decision as it was taken.",
+    )
 
 
 class AppealIn(BaseModel):
@@ -255,6 +290,36 @@ def create_report(body: ReportIn, svc: Service, principal: Reporter) -> Any:
     )
 
 
+@router.post("/reports:batch", status_code=201, response_model=ReportBatchOut)
+def create_reports(body: ReportBatchIn, svc: Service, principal: Reporter) -> Any:
+    """Flag many subjects in one transaction (all or none): the whole batch is checked
+    before anything is written, and a bad report is refused naming its position."""
+    own = principal.subject or principal.actor
+    relays = permits(principal.role, "moderation.relay")
+    flags = []
+    for item, r in enumerate(body.reports):
+        if r.reporter is not None and not relays:
+            raise PermissionDenied(
+                f"report {item}: this key reports as itself and may not name a reporter",
+                item=item,
+            )
+        flags.append(
+            {
+                "subject_type": r.subject_type,
+                "subject_id": r.subject_id,
+                "reason": r.reason,
+                "reporter": r.reporter or own,
+                "text": r.text,
+                "account": r.account,
+                "content_type": r.content_type,
+                "content_date": r.content_date,
+                "reach": r.reach,
+                "actor": principal.actor,
+            }
+        )
+    return {"receipts": svc.report_many(flags)}
+
+
 @router.get("/reports", response_model=list[ReportOut])
 def my_reports(svc: Service, principal: Reporter) -> Any:
     """Your own reports and their outcome."""
@@ -264,7 +329,7 @@ def my_reports(svc: Service, principal: Reporter) -> Any:
 @router.get("/reports/{report_id}", response_model=ReportOut)
 def get_report(report_id: int, svc: Service, principal: Reporter) -> Any:
     """One report: reporters and users see only their own."""
-    mine = principal.role not in (Role.MODERATOR, Role.TRIAGE, Role.ADMIN)
+    mine = not permits(principal.role, "moderation.review")
     return svc.report_view(
         report_id, reporter=(principal.subject or principal.actor) if mine else None
     )
@@ -346,10 +411,20 @@ def get_decision(decision_id: int, svc: Service, principal: StatementReader) -> 
 
 
 @router.get("/decisions/{decision_id}/statement", response_model=dict[str, Any])
-def get_statement(decision_id: int, svc: Service, principal: StatementReader) -> Any:
-    """The DSA statement of reasons, in the Transparency Database API's field names."""
+def get_statement(
+    decision_id: int, svc: Service, principal: StatementReader, response: Response
+) -> Any:
+    """The DSA statement of reasons, in the Transparency Database API's field names.
+
+    If an appeal reversed the decision, the body is still the statement as taken (the
+    database has no way to amend or withdraw one) and the header
+    ``Accord-Decision-Reversed`` gives the time of the reversal."""
     _own_decision(svc, principal, decision_id)
-    return svc.statement(decision_id)
+    statement = svc.statement(decision_id)
+    decision = svc.decision(decision_id)
+    if decision.reversed_at is not None:
+        response.headers["Accord-Decision-Reversed"] = decision.reversed_at
+    return statement
 
 
 @router.post("/decisions/{decision_id}/appeals", status_code=201, response_model=AppealOut)

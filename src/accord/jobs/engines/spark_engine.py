@@ -1,9 +1,11 @@
 """The gate on Apache Spark (``pip install accord[spark]``; local mode unless configured).
 
-The same steps as the DuckDB engine, as DataFrame operations: a grouped count
-that checks the corpus, a left-anti (or left-semi) join that writes the allowed
-rows, and the sorted item ids streamed back to the driver for the Merkle root,
-so that both engines produce the same manifest. The session is shared per
+The same steps as the DuckDB engine, as DataFrame operations: a count per
+category that checks the corpus, a count of the rows each decision matched, a
+left-anti (or left-semi) join that writes the allowed rows, and the item ids of
+the output sorted by Spark and streamed back to the driver, in order, into the
+same block hasher (:class:`accord.jobs.merkle.BlockHasher`), so that both
+engines produce the same manifest. The session is shared per
 process (``SparkSession.builder.getOrCreate``); its master is ``SPARK_MASTER``
 (default ``local[2]``) unless ``PYSPARK_SUBMIT_ARGS`` configures one.
 """
@@ -14,9 +16,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from accord.errors import InvalidInput
 from accord.jobs.gate import EngineResult, GateSpec, check_columns, check_stats
-from accord.jobs.merkle import root_of_batches
+from accord.jobs.merkle import BlockHasher
 
 __all__ = ["SparkEngine", "spark_session"]
 
@@ -82,9 +86,8 @@ class SparkEngine:
         cond = (keyed["_k_subject"] == decisions["_d_subject"]) & (
             keyed["_k_category"] == decisions["_d_category"]
         )
-        stats = (
-            keyed.join(decisions, cond, "left")
-            .groupBy("_k_category", "_d_allowed", "_d_reason")
+        rows = (
+            keyed.groupBy("_k_category")
             .agg(
                 F.count(F.lit(1)).alias("n"),
                 F.sum(
@@ -93,11 +96,16 @@ class SparkEngine:
             )
             .collect()
         )
-        null_ids = sum(int(r["nulls"] or 0) for r in stats)
+        null_ids = sum(int(r["nulls"] or 0) for r in rows)
+        matched = [
+            (bool(r["_d_allowed"]), str(r["_d_reason"]), int(r["n"]))
+            for r in keyed.join(decisions, cond, "inner")
+            .groupBy("_d_allowed", "_d_reason")
+            .agg(F.count(F.lit(1)).alias("n"))
+            .collect()
+        ]
         by_category, excluded, output = check_stats(
-            [(r["_k_category"], r["_d_allowed"], r["_d_reason"], int(r["n"])) for r in stats],
-            spec,
-            null_ids,
+            [(r["_k_category"], int(r["n"])) for r in rows], matched, spec, null_ids
         )
         wanted = ~F.col("_d_allowed") if spec.default_allowed else F.col("_d_allowed")
         how = "left_anti" if spec.default_allowed else "left_semi"
@@ -113,14 +121,17 @@ class SparkEngine:
             .orderBy("id")
             .toLocalIterator(prefetchPartitions=True)
         )
-        root, leaves = root_of_batches(_batched(row["id"].encode() for row in ids))
-        if leaves != output:
+        hasher = BlockHasher()
+        for batch in _batched(row["id"] for row in ids):
+            hasher.add(pa.array(batch, pa.string()))
+        root = hasher.root()
+        if hasher.items != output:
             raise InvalidInput("the gate wrote a different number of rows than it counted")
-        return EngineResult(by_category, excluded, output, root.hex(), leaves)
+        return EngineResult(by_category, excluded, output, root.hex(), hasher.tree_size)
 
 
 def _batched(items: Any, size: int = 1 << 16) -> Any:
-    batch: list[bytes] = []
+    batch: list[str] = []
     for item in items:
         batch.append(item)
         if len(batch) >= size:
