@@ -44,6 +44,7 @@ __all__ = [
 
 PDQ_BITS = 256
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+_HEX_RUN = re.compile(r"[0-9a-f]*")
 
 
 def validate_pdq(value: str) -> str:
@@ -102,6 +103,16 @@ class PdqSignal(SignalType, ImageHasher):
 
     def validate(self, value: str) -> str:
         return validate_pdq(value)
+
+    def validate_many(self, values: Sequence[str]) -> list[str]:
+        # Hashes of an import are nearly always in normal form already: one regular
+        # expression over them all, joined, checks that in C (about 20x faster than
+        # one call a value); any other input goes value by value for its message.
+        if all(type(v) is str and len(v) == 64 for v in values) and _HEX_RUN.fullmatch(
+            "".join(values)
+        ):
+            return list(values)
+        return [validate_pdq(v) for v in values]
 
     def _threshold(self, threshold: float | None) -> int:
         return self.threshold if threshold is None else int(threshold)
