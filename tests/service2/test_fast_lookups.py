@@ -100,6 +100,15 @@ def test_fast_route_is_the_one_that_answers(clients, api_keys, monkeypatch):
     assert calls == ["/m/lookup"]
 
 
+def test_head_is_answered_as_fastapi_answers_it(clients, api_keys):
+    fast, slow = clients
+    headers = {"Authorization": f"Bearer {api_keys['curator']}"}
+    url = f"/m/lookup?signal={NEAR}&signal_type=pdq"
+    assert (
+        fast.head(url, headers=headers).status_code == slow.head(url, headers=headers).status_code
+    )
+
+
 def test_openapi_still_documents_the_lookup_parameters(clients):
     fast, _ = clients
     spec = fast.get("/openapi.json").json()

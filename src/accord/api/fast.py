@@ -81,7 +81,7 @@ class _PlainLookupRoute(Route):
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         match, child = super().matches(scope)
-        if match is not Match.FULL:
+        if match is not Match.FULL or scope["method"] != "GET":  # FastAPI's has no HEAD
             return Match.NONE, {}
         params = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
         if not self._plain(params):
