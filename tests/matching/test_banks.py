@@ -261,3 +261,20 @@ def test_video_frames_use_the_multi_index_and_agree_with_the_reference(accord):
     flat.remove([1])
     query = vpdq.validate(video(bases[0]))
     assert fast.query(query) == flat.query(query) == []
+
+
+def test_a_long_video_is_banked_and_matched_on_both_databases(store):
+    """A 10-minute video's vPDQ (600 frames, about 50 KB) is one signal value: no index on
+    the value may limit its length (PostgreSQL's b-tree refuses entries over ~2.7 KB)."""
+    import random
+
+    rng = random.Random(11)
+    frames = [f"{rng.getrandbits(256):064x}" for _ in range(600)]
+    value = "\n".join(f"{i},100,{h},{i:.3f}" for i, h in enumerate(frames))
+    store.banks.create_bank("LONG", actor="t")
+    content = store.banks.add_content(
+        "LONG", ContentInput(signals={"vpdq": value}), source="s", actor="t"
+    )
+    assert len(store.banks.get_content("LONG", content.id).signals["vpdq"]) > 40_000
+    result = store.matcher.lookup("vpdq", value)
+    assert [m.content_id for m in result.matches] == [content.id]

@@ -62,4 +62,7 @@ def create_app(accord: Accord | None = None, *, start_matcher: bool = True) -> F
     app.include_router(moderation.router, prefix="/v1")
     app.include_router(ledger.router, prefix="/v1")
     app.include_router(reports.router, prefix="/v1")
+    from accord.api.fast import install_fast_lookups
+
+    install_fast_lookups(app)  # GET /m/lookup, /m/raw_lookup without per-request DI
     return app

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import os
+from typing import Any
 
 import typer
 
@@ -53,4 +55,16 @@ def serve(
         # separate header and body writes meet delayed ACKs (~40 ms a request).
         http="httptools",
         loop="uvloop",
+        **_supervisor_options(uvicorn.run),
     )
+
+
+def _supervisor_options(run: Any) -> dict[str, Any]:
+    """uvicorn's supervisor kills a worker that does not answer its ping within
+    ``timeout_worker_healthcheck`` (5 s by default) and starts another. On a loaded
+    2-core machine a worker starting up (imports, migrations, loading the index) took
+    longer than that, and was killed and restarted over and over; a minute is enough
+    to tell a hung worker from a slow one."""
+    if "timeout_worker_healthcheck" in inspect.signature(run).parameters:
+        return {"timeout_worker_healthcheck": 60}
+    return {}

@@ -173,7 +173,10 @@ class LookupService:
         banks: Iterable[str] | None = None,
         threshold: float | None = None,
         bypass_coinflip: bool = False,
+        with_labels: bool = True,
     ) -> LookupResult:
+        """Matches of one signal; ``with_labels=False`` when the caller shows no labels
+        (HMA's answers): it saves a database read a lookup."""
         normal = self.registry.validate(signal_type, value)
         return self.matcher.lookup(
             signal_type,
@@ -181,6 +184,7 @@ class LookupService:
             banks_filter=banks,
             threshold=threshold,
             bypass_coinflip=bypass_coinflip,
+            with_labels=with_labels,
         )
 
     def match_content(

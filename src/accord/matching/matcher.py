@@ -287,18 +287,19 @@ class Matcher:
         return seq
 
     def _apply_adds(
-        self, indexes: dict[str, SignalIndex], ids: _IdMap, rows: Iterable[Any]
+        self, indexes: dict[str, SignalIndex], ids: _IdMap, rows: Sequence[Any]
     ) -> None:
-        by_type: dict[str, tuple[list[int], list[str], list[int], list[int]]] = {}
-        for r in rows:
-            if r.signal_type not in indexes:
+        """Add rows of ``(signal id, type, value, bank id, content id, ...)`` to the indexes.
+
+        Column by column (``zip``), a type at a time: a bulk import's 10,000 rows are
+        added without Python work per row beyond grouping them by type."""
+        types = {r[1] for r in rows}
+        for stype in types:
+            if stype not in indexes:
                 continue  # a type this process does not know (a newer peer); skip it
-            entry = by_type.setdefault(r.signal_type, ([], [], [], []))
-            entry[0].append(int(r.signal_id if hasattr(r, "signal_id") else r.id))
-            entry[1].append(r.value)
-            entry[2].append(int(r.bank_id))
-            entry[3].append(int(r.content_id))
-        for stype, (sig_ids, values, bank_ids, content_ids) in by_type.items():
+            group = rows if len(types) == 1 else [r for r in rows if r[1] == stype]
+            columns = list(zip(*group, strict=True))
+            sig_ids, values, bank_ids, content_ids = (columns[k] for k in (0, 2, 3, 4))
             ids.set(sig_ids, bank_ids, content_ids)
             indexes[stype].add(sig_ids, values)
 
@@ -312,33 +313,41 @@ class Matcher:
 
     def _catch_up_locked(self) -> int:
         self._dirty = False
+        feed = signal_changes.c
         with self.db.read() as conn:
             rows = conn.execute(
-                select(signal_changes)
-                .where(signal_changes.c.seq > self._last_seq)
-                .order_by(signal_changes.c.seq)
+                select(
+                    feed.signal_id,
+                    feed.signal_type,
+                    feed.value,
+                    feed.bank_id,
+                    feed.content_id,
+                    feed.op,
+                    feed.seq,
+                )
+                .where(feed.seq > self._last_seq)
+                .order_by(feed.seq)
             ).all()
             bank_rows = conn.execute(select(banks)).all()
         from accord.matching.service import _bank
 
         self._banks = {r.id: _bank(r) for r in bank_rows}
-        pending_adds: list[Any] = []
-        for r in rows:
+        start = 0  # rows[start:i] are adds not applied yet
+        for i, r in enumerate(rows):
             if r.op == "add":
-                pending_adds.append(r)
                 continue
-            if pending_adds:
-                self._apply_adds(self._indexes, self._ids, pending_adds)
-                self._add_keypoints(pending_adds)
-                pending_adds = []
+            if start < i:
+                self._apply_adds(self._indexes, self._ids, rows[start:i])
+                self._add_keypoints(rows[start:i])
+            start = i + 1
             index = self._indexes.get(r.signal_type)
             if index is not None:
                 index.remove([int(r.signal_id)])
             if r.signal_type == "pdq":
                 self._keypoints.remove([int(r.signal_id)])
-        if pending_adds:
-            self._apply_adds(self._indexes, self._ids, pending_adds)
-            self._add_keypoints(pending_adds)
+        if start < len(rows):
+            self._apply_adds(self._indexes, self._ids, rows[start:])
+            self._add_keypoints(rows[start:])
         if rows:
             self._last_seq = int(rows[-1].seq)
             self._updated_at = format_time_now()

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, delete, func, insert, select, text, update
 
 from accord.clock import Clock, format_time
 from accord.errors import AlreadyExists, InvalidInput, NotFound, UnknownBank
@@ -36,11 +36,15 @@ from accord.matching.tables import (
 )
 from accord.signals.base import Hashed
 from accord.signals.registry import SignalRegistry
+from accord.store.bulk import insert_rows
 from accord.store.engine import Database
 
 __all__ = ["BankService", "Change", "ContentInput"]
 
 _CHUNK = 5_000
+_NO_LABELS: Labels = {}
+_NO_METADATA: dict[str, Any] = {}
+"""Shared by every item without labels (metadata): the bulk insert serialises them once."""
 
 
 @dataclass(slots=True)
@@ -206,18 +210,7 @@ class BankService:
 
     def validate_input(self, item: ContentInput) -> ContentInput:
         """Normalise one item's signals and labels (raises InvalidInput/InvalidSignal)."""
-        if not item.signals:
-            raise InvalidInput("content needs at least one signal")
-        signals = {t: self.registry.validate(t, v) for t, v in item.signals.items()}
-        return ContentInput(
-            signals=signals,
-            labels=validate_labels(item.labels),
-            note=item.note,
-            external_id=item.external_id,
-            metadata=dict(item.metadata),
-            qualities=dict(item.qualities),
-            keypoints=_checked_keypoints(item),
-        )
+        return self.validate_many([item])[0]
 
     def add_content(
         self,
@@ -256,6 +249,32 @@ class BankService:
         )
         return self.add_content(bank, item, source=source, actor=actor)
 
+    def validate_many(self, items: Iterable[ContentInput]) -> list[ContentInput]:
+        """:meth:`validate_input` of many items, each signal type's values checked at once."""
+        given = list(items)
+        by_type: dict[str, list[str]] = {}
+        for item in given:
+            if not item.signals:
+                raise InvalidInput("content needs at least one signal")
+            for stype, value in item.signals.items():
+                by_type.setdefault(stype, []).append(value)
+        normal = {
+            stype: iter(self.registry.get(stype).validate_many(values))
+            for stype, values in by_type.items()
+        }
+        return [
+            ContentInput(
+                signals={stype: next(normal[stype]) for stype in item.signals},
+                labels=validate_labels(item.labels) if item.labels else _NO_LABELS,
+                note=item.note,
+                external_id=item.external_id,
+                metadata=dict(item.metadata) if item.metadata else _NO_METADATA,
+                qualities=item.qualities,
+                keypoints=_checked_keypoints(item),
+            )
+            for item in given
+        ]
+
     def add_many(
         self,
         bank: str,
@@ -271,7 +290,7 @@ class BankService:
         One ledger event records the batch: its size and the SHA-256 of its
         sorted ``type:value`` lines, which anyone holding the export can recompute.
         """
-        validated = [self.validate_input(i) for i in items]
+        validated = self.validate_many(items)
         if not validated:
             return []
         now = format_time(self.clock.now())
@@ -285,7 +304,6 @@ class BankService:
                 content_ids.extend(ids)
                 if progress is not None:
                     progress(len(chunk))
-            digest = _batch_digest(validated)
             if len(validated) == 1:
                 one = validated[0]
                 self.ledger.append(
@@ -309,7 +327,7 @@ class BankService:
                         "count": len(validated),
                         "first_content_id": content_ids[0],
                         "last_content_id": content_ids[-1],
-                        "signals_sha256": digest,
+                        "signals_sha256": _batch_digest(validated),
                         "source": source,
                     },
                     actor=actor,
@@ -327,44 +345,32 @@ class BankService:
         actor: str,
         enabled: bool,
     ) -> list[int]:
-        rows = [
-            {
-                "bank_id": bank_id,
-                "enabled": enabled,
-                "labels": item.labels or {},
-                "source": source,
-                "added_by": actor,
-                "added_at": now,
-                "note": item.note,
-                "external_id": item.external_id,
-                "meta": item.metadata,
-            }
-            for item in chunk
-        ]
-        if self.db.is_sqlite:
-            # One writer holds the database (BEGIN IMMEDIATE), so ids can be assigned
-            # here; RETURNING would make SQLite insert one row per statement.
-            first = (conn.execute(select(func.max(bank_content.c.id))).scalar_one() or 0) + 1
-            ids = list(range(first, first + len(rows)))
-            for cid, row in zip(ids, rows, strict=True):
-                row["id"] = cid
-            conn.execute(insert(bank_content), rows)
-        else:
-            ids = [
-                int(i)
-                for i in conn.execute(
-                    insert(bank_content).returning(bank_content.c.id, sort_by_parameter_order=True),
-                    rows,
-                ).scalars()
-            ]
-        signal_rows = [
-            {
-                "content_id": cid,
-                "bank_id": bank_id,
-                "signal_type": stype,
-                "value": value,
-                "quality": item.qualities.get(stype),
-            }
+        """Insert one chunk's content, signal and change-feed rows by the bulk path.
+
+        Ids are reserved first (one statement) so that every row can be written
+        with its id and the feed rows built here, without reading anything back."""
+        ids = self._reserve_ids(conn, bank_content.c.id, len(chunk))
+        insert_rows(
+            conn,
+            bank_content,
+            [
+                {
+                    "id": cid,
+                    "bank_id": bank_id,
+                    "enabled": enabled,
+                    "labels": item.labels or _NO_LABELS,
+                    "source": source,
+                    "added_by": actor,
+                    "added_at": now,
+                    "note": item.note,
+                    "external_id": item.external_id,
+                    "meta": item.metadata,
+                }
+                for cid, item in zip(ids, chunk, strict=True)
+            ],
+        )
+        pairs = [
+            (cid, item, stype, value)
             for cid, item in zip(ids, chunk, strict=True)
             for stype, value in item.signals.items()
         ]
@@ -375,11 +381,59 @@ class BankService:
         ]
         if side:  # before the feed rows, so that a matcher seeing them finds these
             conn.execute(insert(bank_keypoints), side)
-        before_sig = conn.execute(select(func.max(bank_signals.c.id))).scalar_one() or 0
-        conn.execute(insert(bank_signals), signal_rows)
+        signal_ids = self._reserve_ids(conn, bank_signals.c.id, len(pairs))
+        insert_rows(
+            conn,
+            bank_signals,
+            [
+                {
+                    "id": sid,
+                    "content_id": cid,
+                    "bank_id": bank_id,
+                    "signal_type": stype,
+                    "value": value,
+                    "quality": item.qualities.get(stype) if item.qualities else None,
+                }
+                for sid, (cid, item, stype, value) in zip(signal_ids, pairs, strict=True)
+            ],
+        )
         if enabled:
-            self._feed_adds(conn, bank_signals.c.id > before_sig)
+            insert_rows(
+                conn,
+                signal_changes,
+                [
+                    {
+                        "signal_id": sid,
+                        "op": "add",
+                        "signal_type": stype,
+                        "value": value,
+                        "bank_id": bank_id,
+                        "content_id": cid,
+                    }
+                    for sid, (cid, _item, stype, value) in zip(signal_ids, pairs, strict=True)
+                ],
+            )
         return ids
+
+    def _reserve_ids(self, conn: Connection, column: Any, count: int) -> list[int]:
+        """``count`` new ids of an autoincrement primary key, in increasing order.
+
+        SQLite: the next ones after the largest (the writer holds the database,
+        BEGIN IMMEDIATE, so nobody else can take them). PostgreSQL: drawn from
+        the column's sequence in one statement."""
+        if count == 0:
+            return []
+        if self.db.is_sqlite:
+            first = (conn.execute(select(func.max(column))).scalar_one() or 0) + 1
+            return list(range(first, first + count))
+        drawn = conn.execute(
+            text(
+                "SELECT nextval(pg_get_serial_sequence(:table, :column)) "
+                "FROM generate_series(1, :count)"
+            ),
+            {"table": column.table.name, "column": column.name, "count": count},
+        ).scalars()
+        return sorted(int(i) for i in drawn)
 
     def get_content(self, bank: str, content_id: int) -> Content:
         with self.db.read() as conn:
@@ -654,11 +708,7 @@ def _ratio(value: float) -> float:
 
 def _batch_digest(items: Sequence[ContentInput]) -> str:
     lines = sorted(f"{t}:{v}" for item in items for t, v in item.signals.items())
-    digest = hashlib.sha256()
-    for line in lines:
-        digest.update(line.encode())
-        digest.update(b"\n")
-    return digest.hexdigest()
+    return hashlib.sha256(("\n".join(lines) + "\n").encode()).hexdigest()
 
 
 def _change(r: Row[Any]) -> Change:

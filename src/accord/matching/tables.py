@@ -77,7 +77,6 @@ bank_signals = Table(
     Column("quality", Integer, nullable=True),
 )
 Index("ix_bank_signals_content_id", bank_signals.c.content_id)
-Index("ix_bank_signals_type_value", bank_signals.c.signal_type, bank_signals.c.value)
 
 signal_changes = Table(
     "signal_changes",

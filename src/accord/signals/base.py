@@ -117,6 +117,10 @@ class SignalType(ABC):
     def validate(self, value: str) -> str:
         """The normal form of ``value``; raises :class:`accord.errors.InvalidSignal`."""
 
+    def validate_many(self, values: Sequence[str]) -> list[str]:
+        """The normal forms of many values (bulk banking); types may check them at once."""
+        return [self.validate(v) for v in values]
+
     @abstractmethod
     def compare(self, a: str, b: str, threshold: float | None = None) -> Comparison:
         """The slow, obviously-correct comparison of two valid signals."""

@@ -7,7 +7,9 @@ statements; that bookkeeping, not the database, is most of the time of a large
 batch. Here rows go once through each column's SQLAlchemy bind processor (so a
 ``JSON`` column gets exactly the value an ``INSERT`` would write) and then
 straight to the driver: PostgreSQL's ``COPY ... FROM STDIN`` through psycopg's
-COPY writer, SQLite's ``executemany`` of one prepared statement.
+COPY writer, SQLite's ``executemany`` of one prepared statement. A value object
+that consecutive rows share (one ``{}`` of labels for a whole import) goes
+through its processor once, not once a row.
 
 Everything runs in the caller's transaction: a failure rolls back with it and
 nothing is half-written. Driver errors come out as the same SQLAlchemy
@@ -17,16 +19,48 @@ so callers map them to answers as they always do.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import gc
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table, insert
 from sqlalchemy.exc import DBAPIError
 
-__all__ = ["BULK_MIN_ROWS", "insert_rows"]
+__all__ = ["BULK_MIN_ROWS", "insert_rows", "paused_gc"]
 
 BULK_MIN_ROWS = 32
 """Below this many rows a plain INSERT is as quick, and simpler to read in logs."""
+
+
+def _reusing(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``process`` that hands back its last result when given the very same object again.
+
+    Bulk rows often share one value object (the same empty ``{}`` of labels in
+    every row of an import); a ``JSON`` column's processor would serialise it once
+    a row. The rows are built before the insert and not changed during it, so the
+    same object has the same database form in every row.
+    """
+    last: list[Any] = [_UNSET, None]
+
+    def convert(value: Any) -> Any:
+        if value is not last[0]:
+            last[0], last[1] = value, process(value)
+        return last[1]
+
+    return convert
+
+
+_UNSET = object()
+
+
+def _convert(row: tuple[Any, ...], converters: list[tuple[int, Callable[[Any], Any]]]) -> list[Any]:
+    out = list(row)
+    for i, fn in converters:
+        out[i] = fn(out[i])
+    return out
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -42,16 +76,13 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
     processors: list[Callable[[Any], Any] | None] = [
         column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns
     ]
-    if any(processors):
-        values: Any = (
-            tuple(
-                row[name] if fn is None else fn(row[name])
-                for name, fn in zip(names, processors, strict=True)
-            )
-            for row in rows
-        )
-    else:
-        values = (tuple(row[name] for name in names) for row in rows)
+    # operator.itemgetter picks a row's values in C; only the columns that have a
+    # processor are then converted in Python.
+    pick = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
+    converters = [(i, _reusing(fn)) for i, fn in enumerate(processors) if fn is not None]
+    values: Any = (
+        map(pick, rows) if not converters else (_convert(pick(row), converters) for row in rows)
+    )
     prep = dialect.identifier_preparer
     target = f"{prep.format_table(table)} ({', '.join(prep.quote(n) for n in names)})"
     raw = conn.connection.driver_connection
@@ -70,3 +101,33 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
             raw.executemany(statement, values)
     except error as exc:  # the classes an INSERT raises (IntegrityError, DataError ...)
         raise DBAPIError.instance(statement, None, exc, error) from exc
+
+
+_gc_lock = threading.Lock()
+_gc_pausers = 0
+_gc_was_enabled = False
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic garbage collection while the block runs (in any thread of the process).
+
+    Building a bulk batch allocates a few hundred thousand small dicts and
+    tuples, none of them garbage; each allocation burst sets off collections
+    that walk every live object again. Bulk banking of 10,000 hashes a request
+    ran about 1.3-2x faster with them paused. Reference counting still frees
+    everything; cycles made meanwhile are collected once the last block ends.
+    """
+    global _gc_pausers, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pausers == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pausers += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pausers -= 1
+            if _gc_pausers == 0 and _gc_was_enabled:
+                gc.enable()

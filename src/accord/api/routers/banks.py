@@ -15,6 +15,7 @@ from accord.errors import InvalidInput
 from accord.keys.service import Principal
 from accord.matching.model import BankKind
 from accord.matching.service import ContentInput
+from accord.store.bulk import paused_gc
 
 router = APIRouter(tags=["banks and matching"])
 
@@ -223,31 +224,75 @@ async def add_bulk(
     """JSON ``{"items": [...], "source": "..."}`` or JSON Lines (``application/x-ndjson``),
     up to 100,000 items a request; all are validated before any is stored."""
     raw = await request.body()
-    if request.headers.get("content-type", "").startswith("application/x-ndjson"):
-        items = []
-        for number, line in enumerate(raw.decode("utf-8", "replace").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                items.append(ContentIn.model_validate_json(line))
-            except ValueError as exc:
-                raise InvalidInput(f"line {number}: {exc}") from None
-        if len(items) > MAX_BULK:
-            raise InvalidInput(f"at most {MAX_BULK} items a request")
-        bulk = BulkIn(items=items, source=request.headers.get("x-accord-source", "api:bulk"))
-    else:
-        try:
-            bulk = BulkIn.model_validate_json(raw)
-        except ValueError as exc:
-            raise InvalidInput(f"invalid bulk body: {exc}") from None
-    ids = accord.banks.add_many(
-        name, [_input(i) for i in bulk.items], source=bulk.source, actor=principal.actor
-    )
+    ndjson = request.headers.get("content-type", "").startswith("application/x-ndjson")
+    source = request.headers.get("x-accord-source", "api:bulk")
+
+    def parse_and_bank() -> list[int]:
+        with paused_gc():
+            items, bulk_source = _parse_ndjson(raw, source) if ndjson else _parse_bulk(raw)
+            return accord.banks.add_many(name, items, source=bulk_source, actor=principal.actor)
+
+    # Parsing and writing 10,000 items takes a while: in the pool, not on the event loop.
+    ids = await run_in_threadpool(parse_and_bank)
     return {
         "count": len(ids),
         "first_id": ids[0] if ids else None,
         "last_id": ids[-1] if ids else None,
     }
+
+
+def _parse_ndjson(raw: bytes, source: str) -> tuple[list[ContentInput], str]:
+    items = []
+    for number, line in enumerate(raw.decode("utf-8", "replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            items.append(ContentIn.model_validate_json(line))
+        except ValueError as exc:
+            raise InvalidInput(f"line {number}: {exc}") from None
+    if len(items) > MAX_BULK:
+        raise InvalidInput(f"at most {MAX_BULK} items a request")
+    return [_input(i) for i in BulkIn(items=items, source=source).items], source
+
+
+def _parse_bulk(raw: bytes) -> tuple[list[ContentInput], str]:
+    """A JSON bulk body as items to bank.
+
+    The common shape, items of only ``{"signals": {type: "value"}}``, is read by
+    ``json.loads`` and a type check of each item (about 3x faster than pydantic
+    models of 10,000 items); any other body is validated by :class:`BulkIn`, so
+    its answers and error messages are pydantic's."""
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise InvalidInput(f"invalid bulk body: {exc}") from None
+    fast = _plain_items(body)
+    if fast is not None:
+        return fast, body.get("source", "api:bulk")
+    try:
+        bulk = BulkIn.model_validate(body)
+    except ValueError as exc:
+        raise InvalidInput(f"invalid bulk body: {exc}") from None
+    return [_input(i) for i in bulk.items], bulk.source
+
+
+def _plain_items(body: Any) -> list[ContentInput] | None:
+    """Items of a body of only plain signals, or None when the body needs full validation."""
+    if not isinstance(body, dict) or not body.keys() <= {"items", "source"}:
+        return None
+    items = body.get("items")
+    source = body.get("source", "api:bulk")
+    if not isinstance(items, list) or len(items) > MAX_BULK or not isinstance(source, str):
+        return None
+    out = []
+    for item in items:
+        if type(item) is not dict or len(item) != 1:
+            return None
+        signals = item.get("signals")
+        if type(signals) is not dict or not all(type(v) is str for v in signals.values()):
+            return None
+        out.append(ContentInput(signals=signals))
+    return out
 
 
 @router.post(

@@ -29,6 +29,7 @@ from accord.matching.lookup import ContentMatch
 from accord.matching.matcher import LookupResult
 from accord.matching.model import Bank
 from accord.matching.service import ContentInput
+from accord.runtime import Accord
 from accord.signals.base import ContentType
 
 router = APIRouter(tags=["HMA compatibility"])
@@ -111,8 +112,19 @@ async def lookup_get(
         return {t: _by_bank(r) for t, r in outcome.results.items()}
     if not signal or not signal_type:
         raise InvalidInput("Either url or both signal and signal_type are required")
+    return lookup_answer(accord, signal_type, signal, banks, bypass_coinflip)
+
+
+def lookup_answer(
+    accord: Accord, signal_type: str, signal: str, banks: str | None, bypass_coinflip: bool
+) -> dict[str, Any]:
+    """The answer of ``GET /m/lookup?signal=`` (shared with :mod:`accord.api.fast`)."""
     result = accord.lookups.match_signal(
-        signal_type, signal, banks=_banks(banks), bypass_coinflip=bypass_coinflip
+        signal_type,
+        signal,
+        banks=_banks(banks),
+        bypass_coinflip=bypass_coinflip,
+        with_labels=False,
     )
     return _by_bank(result)
 
@@ -146,7 +158,16 @@ async def raw_lookup(
     signal_type: str,
     include_distance: bool = False,
 ) -> dict[str, list[Any]]:
-    result = accord.lookups.match_signal(signal_type, signal, bypass_coinflip=True)
+    return raw_lookup_answer(accord, signal_type, signal, include_distance)
+
+
+def raw_lookup_answer(
+    accord: Accord, signal_type: str, signal: str, include_distance: bool
+) -> dict[str, list[Any]]:
+    """The answer of ``GET /m/raw_lookup`` (shared with :mod:`accord.api.fast`)."""
+    result = accord.lookups.match_signal(
+        signal_type, signal, bypass_coinflip=True, with_labels=False
+    )
     if include_distance:
         return {
             "matches": [

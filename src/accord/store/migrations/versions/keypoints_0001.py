@@ -1,6 +1,6 @@
-"""robust2: local features of images banked from their media (a side signal, never exported).
+"""keypoints: local features of images banked from their media (a side signal, never exported).
 
-Revision ID: robust2_0001
+Revision ID: keypoints_0001
 Revises:
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "robust2_0001"
+revision = "keypoints_0001"
 down_revision = None
-branch_labels = ("robust2",)
+branch_labels = ("keypoints",)
 depends_on = ("core_0001", "matching_0001")
 
 
