@@ -16,7 +16,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from dataclasses import asdict
 
 import numpy as np
@@ -28,6 +27,7 @@ from accord.exchange.formats import Format, write_items
 from accord.matching import keypoints, robust, transforms
 from accord.matching.keypoint_index import FLAT_MAX, KeypointIndex
 from accord.matching.service import ContentInput
+from tests.matching.waiting import within
 
 N_BANKED = 5
 N_UNBANKED = 3
@@ -363,14 +363,8 @@ def test_second_process_follows_keypoint_adds_and_removes(store, images, tmp_pat
         hashed = store.lookups.hash("photo", original)
         points = keypoints.pack(keypoints.extract(np.asarray(images[2])))
         content = store.banks.add_hashed("TVEC", hashed, source="s", actor="t", keypoints=points)
-        started = time.monotonic()
-        while ask() != [content.id]:
-            assert time.monotonic() - started < 5, "not matchable in the other process within 5 s"
-            time.sleep(0.05)
+        within(5, ask, [content.id], "not matchable in the other process within 5 s")
         store.banks.remove_content("TVEC", content.id, actor="t")
-        started = time.monotonic()
-        while ask() != []:
-            assert time.monotonic() - started < 5, "still matched 5 s after removal"
-            time.sleep(0.05)
+        within(5, ask, [], "still matched 5 s after removal")
         stdin.close()
         proc.wait(timeout=10)

@@ -8,11 +8,11 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 
 from accord.matching.service import ContentInput
+from tests.matching.waiting import within
 
 H = "a5" * 32
 
@@ -62,14 +62,8 @@ def test_second_process_follows_adds_and_removes(store):
         content = store.banks.add_content(
             "TVEC", ContentInput(signals={"pdq": H}), source="s", actor="t"
         )
-        started = time.monotonic()
-        while ask() != [content.id]:
-            assert time.monotonic() - started < 5, "not matchable in the other process within 5 s"
-            time.sleep(0.05)
+        within(5, ask, [content.id], "not matchable in the other process within 5 s")
         store.banks.remove_content("TVEC", content.id, actor="t")
-        started = time.monotonic()
-        while ask() != []:
-            assert time.monotonic() - started < 5, "still matched 5 s after removal"
-            time.sleep(0.05)
+        within(5, ask, [], "still matched 5 s after removal")
         stdin.close()
         proc.wait(timeout=10)
