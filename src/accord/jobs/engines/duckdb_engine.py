@@ -6,13 +6,14 @@ Four steps, each a single pass over narrow columns except the write:
    ids; for Parquet the null counts come from the files' column statistics
    when every row group has them, so ``item_id`` and ``subject_id`` are not
    read for it;
-2. **count**: rows matched by a decision, per (allowed, reason): an inner join
+2. **write**: the allowed rows, unchanged (anti-join against the denials, or
+   semi-join against the opt-ins), to ``work/data/part-0.parquet``;
+3. **count**: rows matched by a decision, per (allowed, reason): an inner join
    of ``(subject_id, category)`` against the decision list, which is small;
    every other row gets the purpose's default (skipped when there are no
-   decisions);
-3. **write**: the allowed rows, unchanged (anti-join against the denials, or
-   semi-join against the opt-ins), to ``work/data/part-0.parquet``; DuckDB's
-   count of written rows must equal the count of step 2;
+   decisions); DuckDB's count of written rows must equal what this implies.
+   It runs on a second cursor *while* step 4 runs, since step 4 is mostly one
+   core's work;
 4. **merkle**: the written ``item_id`` column read back, sorted in memory
    (:func:`accord.jobs.idsort.sort_ids`) or, above :data:`IN_MEMORY_SORT_BYTES`
    of ids, by DuckDB (which spills to disk), and hashed in blocks
@@ -22,6 +23,7 @@ Four steps, each a single pass over narrow columns except the write:
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -109,21 +111,11 @@ class DuckDBEngine:
                 "SELECT CAST(category AS VARCHAR), count(*) FROM corpus GROUP BY ALL"
             ).fetchall()
         categories = [(r[0], int(r[1])) for r in rows]
+        check_stats(categories, [], spec, null_ids)  # missing ids, unknown categories: refused now
         t1 = time.perf_counter()
         key = (
             "CAST(c.subject_id AS VARCHAR) = d.subject AND CAST(c.category AS VARCHAR) = d.category"
         )
-        matched: list[tuple[bool, str, int]] = []
-        if con.execute("SELECT count(*) FROM decisions").fetchall()[0][0]:
-            matched = [
-                (bool(r[0]), str(r[1]), int(r[2]))
-                for r in con.execute(
-                    "SELECT d.allowed, d.reason, count(*) "
-                    f"FROM corpus c JOIN decisions d ON {key} GROUP BY ALL"
-                ).fetchall()
-            ]
-        by_category, excluded, output = check_stats(categories, matched, spec, null_ids)
-        t2 = time.perf_counter()
         join = "ANTI JOIN" if spec.default_allowed else "SEMI JOIN"
         wanted = "NOT allowed" if spec.default_allowed else "allowed"
         data = work / "data"
@@ -134,13 +126,56 @@ class DuckDBEngine:
             f"(SELECT subject, category FROM decisions WHERE {wanted}) d ON {key}) "
             f"TO {_lit(part)} (FORMAT parquet, COMPRESSION zstd)"
         ).fetchall()[0][0]
+        t2 = time.perf_counter()
+        # Counting by reason (DuckDB, on its own cursor) runs while this thread sorts and
+        # hashes the written ids (numpy and hashlib, which release the GIL): the sort is
+        # one core's work, so the count mostly fills the other.
+        cursor = con.cursor()
+        try:
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                counting = pool.submit(self._count_by_reason, cursor, key)
+                root, tree_size, items, merkle_timings = self._merkle(con, part)
+                matched, count_seconds = counting.result()
+        finally:
+            cursor.close()
+        by_category, excluded, output = check_stats(categories, matched, spec, null_ids)
         if int(written) != output:
             raise InvalidInput(
                 f"the gate wrote {written} rows but counted {output}; the corpus changed "
                 "while it was read?",
                 corpus=str(spec.corpus),
             )
+        if items != output:
+            raise InvalidInput("the gate wrote a different number of rows than it counted")
         t3 = time.perf_counter()
+        timings = {
+            "check": t1 - t0,
+            "write": t2 - t1,
+            "count and merkle (at once)": t3 - t2,
+            "count": count_seconds,
+            **merkle_timings,
+        }
+        return EngineResult(by_category, excluded, output, root.hex(), tree_size, timings)
+
+    @staticmethod
+    def _count_by_reason(cursor: Any, key: str) -> tuple[list[tuple[bool, str, int]], float]:
+        """Rows matched by a decision, per (allowed, reason), and the seconds it took."""
+        start = time.perf_counter()
+        matched: list[tuple[bool, str, int]] = []
+        if cursor.execute("SELECT count(*) FROM decisions").fetchall()[0][0]:
+            matched = [
+                (bool(r[0]), str(r[1]), int(r[2]))
+                for r in cursor.execute(
+                    "SELECT d.allowed, d.reason, count(*) "
+                    f"FROM corpus c JOIN decisions d ON {key} GROUP BY ALL"
+                ).fetchall()
+            ]
+        return matched, time.perf_counter() - start
+
+    @staticmethod
+    def _merkle(con: Any, part: Path) -> tuple[bytes, int, int, dict[str, float]]:
+        """The root over the written ids in blocks: (root, tree size, ids, phase seconds)."""
+        t0 = time.perf_counter()
         hasher = BlockHasher()
         ids = f"SELECT CAST(item_id AS VARCHAR) AS id FROM read_parquet({_lit(part)})"
         size = con.execute(  # from the file's footer: no data is read for it
@@ -159,16 +194,15 @@ class DuckDBEngine:
             for batch in con.sql(f"{ids} ORDER BY id").to_arrow_reader(1 << 16):
                 hasher.add(batch.column(0))
         root = hasher.root()
-        if hasher.items != output:
-            raise InvalidInput("the gate wrote a different number of rows than it counted")
-        t4 = time.perf_counter()
-        timings = {
-            "check": t1 - t0,
-            "count": t2 - t1,
-            "write": t3 - t2,
-            "merkle": t4 - t3,
-            "merkle: read ids": t_read - t3,
-            "merkle: sort": t_sort - t_read,
-            "merkle: hash": t4 - t_sort,
-        }
-        return EngineResult(by_category, excluded, output, root.hex(), hasher.tree_size, timings)
+        t_end = time.perf_counter()
+        return (
+            root,
+            hasher.tree_size,
+            hasher.items,
+            {
+                "merkle": t_end - t0,
+                "merkle: read ids": t_read - t0,
+                "merkle: sort": t_sort - t_read,
+                "merkle: hash": t_end - t_sort,
+            },
+        )
