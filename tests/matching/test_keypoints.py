@@ -208,7 +208,7 @@ def test_index_beyond_flat_size_uses_an_inverted_file(images: list[Image.Image])
 
 
 def _bank_from_media(accord, bank: str, data: bytes) -> int:
-    hashed, points = accord.lookups.hash_with_keypoints("photo", data)
+    hashed, points = accord.lookups.hash_to_bank("photo", data)
     assert points is not None
     return int(accord.banks.add_hashed(bank, hashed, source="s", actor="t", keypoints=points).id)
 

@@ -270,8 +270,7 @@ def bank_add(
     minimum = accord.settings.pdq_min_quality
     for path in _files(files or []):
         ctype = _content_type(path, content_type)
-        hashed, points = accord.lookups.hash_with_keypoints(ctype, _read(path))
-        kept = [h for h in hashed if h.quality is None or h.quality >= minimum]
+        kept, points = accord.lookups.hash_to_bank(ctype, _read(path))
         if not kept:
             raise InvalidInput(f"{path}: every hash is below the minimum quality {minimum}")
         content = accord.banks.add_hashed(
@@ -282,7 +281,7 @@ def bank_add(
             metadata={"file": path.name},
             source=f"cli:{path.name}",
             actor=ACTOR,
-            keypoints=points if any(h.signal_type == "pdq" for h in kept) else None,
+            keypoints=points,
         )
         typer.echo(json.dumps({"file": str(path), "id": content.id, "signals": content.signals}))
 

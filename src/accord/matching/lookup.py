@@ -9,7 +9,7 @@ Photos are matched robustly: every PDQ view of the image (:mod:`accord.matching.
 and, only when no view matched and some banked items have local features, the
 image's keypoints verified against them (result type ``keypoints``,
 :mod:`accord.matching.keypoints`). Banking from media keeps those features beside
-the item (:meth:`LookupService.hash_with_keypoints`).
+the item (:meth:`LookupService.hash_to_bank`).
 """
 
 from __future__ import annotations
@@ -154,13 +154,15 @@ class LookupService:
     ) -> list[Hashed]:
         return self.registry.hash(content_type, data, self.limits, only=only)
 
-    def hash_with_keypoints(
+    def hash_to_bank(
         self, content_type: ContentType | str, data: bytes
     ) -> tuple[list[Hashed], bytes | None]:
-        """Every signal of the content, and for a photo its packed local features (to bank
-        beside it: a side signal, never exported). One decode serves both."""
+        """What banking this content stores: its hashes at or above the minimum quality
+        (empty if none is), and for a photo whose PDQ hash is kept, its packed local
+        features (a side signal, never exported). One decode serves both."""
         images: list[DecodedImage] = []
-        hashes = self.registry.hash(content_type, data, self.limits, on_image=images.append)
+        every = self.registry.hash(content_type, data, self.limits, on_image=images.append)
+        hashes = [h for h in every if h.quality is None or h.quality >= self.min_quality]
         if not images or not any(h.signal_type == "pdq" for h in hashes):
             return hashes, None
         return hashes, keypoints.pack(keypoints.extract(images[0].pixels))

@@ -323,8 +323,7 @@ async def add_media(
                 raise InvalidInput(f"labels is not JSON: {exc.msg}") from None
         ctype, data = await read_upload(request, accord)
         source = f"upload:{ctype.value}"
-    every, points = await run_in_threadpool(accord.lookups.hash_with_keypoints, ctype, data)
-    hashed = [h for h in every if h.quality is None or h.quality >= accord.settings.pdq_min_quality]
+    hashed, points = await run_in_threadpool(accord.lookups.hash_to_bank, ctype, data)
     if not hashed:
         raise InvalidInput("every hash of this content is below the minimum quality")
     return ContentOut.model_validate(
@@ -335,7 +334,7 @@ async def add_media(
             note=note,
             source=source,
             actor=principal.actor,
-            keypoints=points if any(h.signal_type == "pdq" for h in hashed) else None,
+            keypoints=points,
         )
     )
 

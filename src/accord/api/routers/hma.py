@@ -302,8 +302,7 @@ async def add_content(
     else:
         ctype, data = await read_upload(request, accord)
         source = f"upload:{ctype.value}"
-    every, points = await run_in_threadpool(accord.lookups.hash_with_keypoints, ctype, data)
-    hashed = [h for h in every if h.quality is None or h.quality >= accord.settings.pdq_min_quality]
+    hashed, points = await run_in_threadpool(accord.lookups.hash_to_bank, ctype, data)
     if not hashed:
         raise InvalidInput(
             f"the content's hashes are all below the minimum quality "
@@ -317,7 +316,7 @@ async def add_content(
         metadata=meta,
         source=source,
         actor=principal.actor,
-        keypoints=points if any(h.signal_type == "pdq" for h in hashed) else None,
+        keypoints=points,
     )
     return {"id": content.id, "signals": content.signals}
 
