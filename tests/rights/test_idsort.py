@@ -3,7 +3,6 @@ prefixes, ties past the packed columns, duplicates, any number of Arrow chunks."
 
 from __future__ import annotations
 
-import itertools
 import random
 
 import pyarrow as pa
@@ -68,35 +67,3 @@ def test_large_binary_ids_of_varying_width():
 def test_missing_ids_are_refused():
     with pytest.raises(ValueError, match="missing"):
         sort_ids(pa.array(["a", None]))
-
-
-@settings(max_examples=150, deadline=None)
-@given(
-    ids=st.lists(st.text(alphabet="ab\u00e9\U0001f600", max_size=4), max_size=40),
-    cuts=st.lists(st.integers(0, 40), max_size=5),
-    presorted=st.booleans(),
-    seed=st.integers(0, 2**32),
-)
-def test_ascending_runs_orders_chunks_or_declines(ids, cuts, presorted, seed):
-    """Without a sort, the chunks are put in order exactly when their ids form
-    non-overlapping ascending runs; otherwise it declines (None) and a sort is needed."""
-    from accord.jobs.engines.duckdb_engine import ascending_runs
-
-    if presorted:
-        ids = sorted(ids, key=str.encode)
-    bounds = sorted({0, len(ids), *(c for c in cuts if c <= len(ids))})
-    chunks = [pa.array(ids[a:b], pa.string()) for a, b in itertools.pairwise(bounds)]
-    random.Random(seed).shuffle(chunks)
-    result = ascending_runs(pa.chunked_array(chunks, pa.string()))
-    expected = sorted(ids, key=str.encode)
-    if presorted:
-        assert result is not None
-    if result is not None:
-        assert result.to_pylist() == expected
-    else:
-        # it declined: some chunk descends, or two chunks' ranges overlap
-        ranges = [(c[0].as_py(), c[-1].as_py()) for c in chunks if len(c)]
-        descends = any(c.to_pylist() != sorted(c.to_pylist(), key=str.encode) for c in chunks)
-        ranges.sort(key=lambda r: r[0].encode())
-        overlap = any(a[1].encode() > b[0].encode() for a, b in itertools.pairwise(ranges))
-        assert descends or overlap
