@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
@@ -67,3 +68,21 @@ def test_large_binary_ids_of_varying_width():
 def test_missing_ids_are_refused():
     with pytest.raises(ValueError, match="missing"):
         sort_ids(pa.array(["a", None]))
+
+
+@pytest.mark.parametrize("runs", [1, 3, 40])
+def test_ids_in_long_ascending_runs_are_merged_and_sorted(runs):
+    """Ids in a few interleaved ascending runs (how DuckDB writes a corpus stored in id
+    order) take the run-merging sort, and come out in byte order all the same."""
+    from accord.jobs import idsort
+
+    ids = [f"item-{i:09d}" for i in range(runs * 600)]
+    interleaved = [x for r in range(runs) for x in ids[r::runs]]  # `runs` ascending runs
+    key, _ = idsort._pack(
+        np.frombuffer("".join(interleaved).encode(), np.uint8).reshape(-1, 14), 13
+    )
+    assert idsort._sort_kind(key) == "stable"
+    assert sort_ids(pa.array(interleaved)).to_pylist() == [x.encode() for x in ids]
+    shuffled = random.Random(runs).sample(ids, len(ids))
+    key, _ = idsort._pack(np.frombuffer("".join(shuffled).encode(), np.uint8).reshape(-1, 14), 13)
+    assert idsort._sort_kind(key) == "quicksort"

@@ -14,7 +14,9 @@ straight from the Arrow data buffer:
    per id;
 2. one ``np.sort`` of those integers (a vectorised sort, about five times
    faster here than ``np.argsort``) orders the ids, and the low bits say which
-   row goes where;
+   row goes where; keys that already fall in long ascending runs (ids read back
+   from a file written from a corpus in id order) are sorted by timsort instead,
+   which merges the runs in a fraction of the time;
 3. only ids that tie on the packed columns are sorted further, by the bytes
    after them, run by run (``np.lexsort``).
 
@@ -25,6 +27,8 @@ and lets DuckDB sort (spilling to disk) above it.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import numpy as np
 import pyarrow as pa
@@ -107,12 +111,33 @@ def _pack(matrix: np.ndarray, index_bits: int) -> tuple[np.ndarray, int]:
     return key, end
 
 
+# Keys falling in fewer ascending runs than one per this many are sorted by merging the runs.
+_RUN_LENGTH = 256
+
+
+def _sort_kind(key: np.ndarray) -> Literal["quicksort", "stable"]:
+    """``stable`` (timsort, which merges the ascending runs it finds) when ``key`` is made of
+    long ascending runs, else ``quicksort`` (numpy's vectorised sort).
+
+    Ids read back from a Parquet file that DuckDB wrote from a corpus in id order come
+    in a few dozen ascending runs (its threads' row groups interleave): timsort orders
+    9.2M such keys in 0.02-0.03 s against 0.3-0.4 s, and the row gather that follows
+    becomes nearly sequential (0.15 s against 0.35-0.5 s). On shuffled keys timsort
+    is several times slower than the vectorised sort, hence the count of descents
+    (one comparison pass) to choose.
+    """
+    if len(key) < 2:
+        return "quicksort"
+    descents = int(np.count_nonzero(key[1:] < key[:-1]))
+    return "stable" if (descents + 1) * _RUN_LENGTH <= len(key) else "quicksort"
+
+
 def _sort_matrix(matrix: np.ndarray) -> np.ndarray:
     n, width = matrix.shape
     index_bits = max(1, (n - 1).bit_length())
     # one np.sort of the packed keys both orders the rows and (low bits) says which is where
     key, column = _pack(matrix, index_bits)
-    key.sort()
+    key.sort(kind=_sort_kind(key))
     order = (key & np.uint64((1 << index_bits) - 1)).astype(np.intp)
     if column < width:  # rows equal on the packed columns are ordered by the bytes after them
         ranked = key >> np.uint64(index_bits)
