@@ -204,14 +204,23 @@ class BlockHasher:
             lengths = np.diff(offsets)
             if lengths.size and int(lengths.max()) > _U32_MAX:
                 raise InvalidInput("an item id is longer than 4 GiB")
-            lengths_be = memoryview(lengths.astype(">u4").tobytes())
             bounds = offsets[::b].tolist()
-            prefix = self._full_prefix
-            for j in range(full):
-                h = _sha(prefix)
-                h.update(lengths_be[4 * j * b : 4 * (j + 1) * b])
-                h.update(data[bounds[j] : bounds[j + 1]])
-                self._leaf(h.digest())
+            if lengths.size and int(lengths.min()) == int(lengths.max()):
+                # ids of one width: every full block starts with the same count and
+                # lengths, so that part is hashed once and its state copied per block
+                head = _sha(self._full_prefix + lengths[:b].astype(">u4").tobytes())
+                for j in range(full):
+                    h = head.copy()
+                    h.update(data[bounds[j] : bounds[j + 1]])
+                    self._leaf(h.digest())
+            else:
+                lengths_be = memoryview(lengths.astype(">u4").tobytes())
+                prefix = self._full_prefix
+                for j in range(full):
+                    h = _sha(prefix)
+                    h.update(lengths_be[4 * j * b : 4 * (j + 1) * b])
+                    h.update(data[bounds[j] : bounds[j + 1]])
+                    self._leaf(h.digest())
         rest = start + full * b
         if rest < n:
             self._pending.extend(_as_bytes(array.slice(rest)))
