@@ -36,9 +36,7 @@ def object_(
     category: str = CATEGORY,
 ) -> None:
     """Record an Art. 21 objection (opt-out); prints the receipt."""
-    _emit(
-        get_accord().rights.object(subject, purpose, category, actor="cli", channel="cli").as_dict()
-    )
+    _choice("object", subject, purpose, category)
 
 
 @rights_app.command("consent")
@@ -48,11 +46,7 @@ def consent(
     category: str = CATEGORY,
 ) -> None:
     """Record an opt-in; prints the receipt."""
-    _emit(
-        get_accord()
-        .rights.consent(subject, purpose, category, actor="cli", channel="cli")
-        .as_dict()
-    )
+    _choice("consent", subject, purpose, category)
 
 
 @rights_app.command("withdraw")
@@ -62,11 +56,13 @@ def withdraw(
     category: str = CATEGORY,
 ) -> None:
     """Record the withdrawal of consent; prints the receipt."""
-    _emit(
-        get_accord()
-        .rights.withdraw(subject, purpose, category, actor="cli", channel="cli")
-        .as_dict()
-    )
+    _choice("withdraw", subject, purpose, category)
+
+
+def _choice(action: str, subject: str, purpose: str, category: str | None) -> None:
+    """Record the person's choice through the service (object, consent or withdraw)."""
+    record = getattr(get_accord().rights, action)
+    _emit(record(subject, purpose, category, actor="cli", channel="cli").as_dict())
 
 
 @rights_app.command("show")
