@@ -73,20 +73,21 @@ _EXACT_SIDE = 64
 
 _OUT = 64  # the decimated image is 64 x 64
 _LUMA = (0.299, 0.587, 0.114)
-_LUMA32 = np.array(_LUMA, dtype=np.float32)
+_LUMA64 = np.array(_LUMA, dtype=np.float64)
 
 
-def _dct_matrix() -> NDArray[np.float32]:
-    # The reference computes the scale factor as a float32, then each entry in
-    # double and stores it as float32 (checked bit for bit by the tests).
-    scale = float(np.float32(np.sqrt(2.0 / 64.0)))
+def _dct_matrix(scale: float) -> NDArray[np.float64]:
     freq = np.arange(1, 17, dtype=np.float64)[:, None]
     col = np.arange(64, dtype=np.float64)[None, :]
-    return (scale * np.cos((np.pi / 2.0 / 64.0) * freq * (2.0 * col + 1.0))).astype(np.float32)
+    return scale * np.cos((np.pi / 2.0 / 64.0) * freq * (2.0 * col + 1.0))
 
 
-_D32 = _dct_matrix()
-_D64 = _D32.astype(np.float64)
+# The reference computes the scale factor as a float32, then each entry in double,
+# stored as float32 (the replay needs those exact values; checked by the tests).
+_D32 = _dct_matrix(float(np.float32(np.sqrt(2.0 / 64.0)))).astype(np.float32)
+# The fast path uses the exact matrix: a coefficient that is zero in exact
+# arithmetic then comes out near 1e-13, which :func:`_decided` relies on.
+_D64 = _dct_matrix(np.sqrt(2.0 / 64.0))
 
 # Sign patterns of the dihedral transforms: +1 where the index is odd (frequency
 # 2, 4, ... of a row or column is even, so a mirror keeps its sign).
@@ -118,11 +119,11 @@ def _sample_points(n: int) -> NDArray[np.intp]:
 
 
 class _Plan(NamedTuple):
-    """How one side of ``n`` pixels reduces to 64: for each output, ``index`` (64 x K)
+    """How one side of ``n`` pixels reduces to 64: for each output, ``source`` (64 x K)
     are the input positions and ``weight`` (64 x K) their weights (0 past the end)."""
 
-    index: NDArray[np.intp]
-    weight: NDArray[np.float32]
+    source: NDArray[np.intp]
+    weight: NDArray[np.float64]
 
 
 @lru_cache(maxsize=256)
@@ -143,7 +144,7 @@ def _plan(n: int) -> _Plan:
             rows[r, lo[o] : hi[o] + 1] += 1.0 / (count[s] * count[o])
     width = max(int(np.count_nonzero(row)) for row in rows)
     index = np.zeros((_OUT, width), dtype=np.intp)
-    weight = np.zeros((_OUT, width), dtype=np.float32)
+    weight = np.zeros((_OUT, width), dtype=np.float64)
     for r, row in enumerate(rows):
         nz = np.flatnonzero(row)
         index[r, : nz.size] = nz
@@ -169,29 +170,34 @@ def _luma_exact(pixels: NDArray[np.uint8]) -> NDArray[np.float32]:
         r = g = b = pixels
     else:
         r, g, b = pixels[:, :, 0], pixels[:, :, 1], pixels[:, :, 2]
-    return (r * _LUMA[0] + g * _LUMA[1] + b * _LUMA[2]).astype(np.float32)
+    luma: NDArray[np.float64] = r * _LUMA[0] + g * _LUMA[1] + b * _LUMA[2]
+    return luma.astype(np.float32)
 
 
-def _reduce_fast(pixels: NDArray[np.uint8]) -> NDArray[np.float32]:
-    """The 64x64 filtered, decimated luminance as ``B_H L B_W^T`` (sparse rows)."""
+def _reduce_fast(pixels: NDArray[np.uint8]) -> NDArray[np.float64]:
+    """The 64x64 filtered, decimated luminance as ``B_H L B_W^T`` (sparse rows), in
+    double: exact up to 1e-16, so all disagreement with the reference is its rounding."""
     h, w = pixels.shape[:2]
     rows, cols = _plan(h), _plan(w)
-    k = rows.index.shape[1]
-    gathered = pixels.take(rows.index.ravel(), axis=0).reshape(_OUT, k, -1)
+    k = rows.source.shape[1]
+    gathered = pixels.take(rows.source.ravel(), axis=0).reshape(_OUT, k, -1)
     # einsum casts the uint8 operand in buffered chunks: no float copy of the image.
-    reduced = np.einsum(
-        "ik,ikm->im", rows.weight, gathered, dtype=np.float32, casting="unsafe"
-    )
+    reduced = np.einsum("ik,ikm->im", rows.weight, gathered, dtype=np.float64, casting="unsafe")
     if pixels.ndim == 3:
-        luma = reduced.reshape(_OUT, w, pixels.shape[2])[:, :, :3] @ _LUMA32
+        luma = reduced.reshape(_OUT, w, pixels.shape[2])[:, :, :3] @ _LUMA64
     else:
-        luma = reduced * np.float32(sum(_LUMA))
-    out: NDArray[np.float32] = np.einsum("ijk,jk->ij", luma[:, cols.index], cols.weight)
+        luma = reduced * sum(_LUMA)
+    out: NDArray[np.float64] = np.einsum("ijk,jk->ij", luma[:, cols.source], cols.weight)
     return out
 
 
+_BoxOps = tuple[NDArray[np.intp], NDArray[np.float32], NDArray[np.intp], NDArray[np.float32]]
+
+
 @lru_cache(maxsize=256)
-def _box_ops(n: int) -> tuple[NDArray[np.intp], NDArray[np.float32], NDArray[np.intp], NDArray[np.float32]]:
+def _box_ops(
+    n: int,
+) -> tuple[NDArray[np.intp], NDArray[np.float32], NDArray[np.intp], NDArray[np.float32]]:
     """The reference's running-sum box filter over ``n`` values as a list of signed
     additions: (source index, sign) of each addition, the addition after which each
     output is written and that output's divisor."""
@@ -267,20 +273,49 @@ def _quality(image: NDArray[np.float32]) -> int:
     return min(100, total // 90)
 
 
-def _coefficients(pixels: NDArray[np.uint8]) -> tuple[NDArray[np.floating], int]:
-    """The 16x16 DCT coefficients and the quality of an image of at least 5x5 pixels."""
+def _coefficients(pixels: NDArray[np.uint8]) -> tuple[NDArray[np.floating], int, bool]:
+    """The 16x16 DCT coefficients and the quality of an image of at least 5x5 pixels,
+    and whether they are the reference's own float32 values (the replay)."""
     h, w = pixels.shape[:2]
     if min(h, w) < _EXACT_SIDE:
         image = _reduce_exact(_luma_exact(pixels))
-        return _dct_exact(image), _quality(image)
-    if (h, w) == (_OUT, _OUT):
-        # The reference takes a 64x64 luminance as it is (its dihedral entry point
-        # runs the box filter, whose window is then 1 pixel: the same values up to
-        # float32 rounding of a running sum).
-        image = _luma_exact(pixels)
+        return _dct_exact(image), _quality(image), True
+    # The reference takes a 64x64 luminance as it is (its dihedral entry point runs
+    # the box filter, whose window is then 1 pixel: the same values up to float32
+    # rounding of a running sum).
+    fine = _luma_exact(pixels) if (h, w) == (_OUT, _OUT) else _reduce_fast(pixels)
+    image = fine.astype(np.float64)
+    return _D64 @ image @ _D64.T, _quality(fine.astype(np.float32)), False
+
+
+def _decided(coefficients: NDArray[np.floating]) -> bool:
+    """Whether the median split is decided by the image rather than by rounding.
+
+    A coefficient that is zero in exact arithmetic (a flat image; an image that
+    does not change along one axis; every other row of coefficients when rows
+    repeat) is float32 noise in the reference, as are exact ties. When such a
+    coefficient is the median or the next one, the reference's bits are its
+    rounding: only the reference (or a replay of it) gives them.
+    """
+    flat = np.sort(np.abs(coefficients.ravel()))
+    tiny = 1e-9 * max(1.0, float(flat[-1]))
+    around = np.partition(coefficients.ravel(), (127, 128))[127:129]
+    return bool(abs(around[1] - around[0]) > tiny and np.abs(around).min() > tiny)
+
+
+def _reference(pixels: NDArray[np.uint8], dihedral: bool) -> tuple[list[NDArray[np.uint8]], int]:
+    """The reference C++ (``pdqhash``) for the rare image whose bits its rounding decides."""
+    import pdqhash
+
+    rgb = np.ascontiguousarray(
+        np.stack([pixels] * 3, axis=-1) if pixels.ndim == 2 else pixels[:, :, :3]
+    )
+    if dihedral:
+        hashes, quality = pdqhash.compute_dihedral(rgb)
     else:
-        image = _reduce_fast(pixels)
-    return _D64 @ image.astype(np.float64) @ _D64.T, _quality(image)
+        bits, quality = pdqhash.compute(rgb)
+        hashes = [bits]
+    return [np.asarray(h, dtype=np.uint8) for h in hashes], int(quality)
 
 
 def _bits(coefficients: NDArray[np.floating]) -> NDArray[np.uint8]:
@@ -308,7 +343,10 @@ def compute(pixels: NDArray[np.uint8]) -> tuple[NDArray[np.uint8], int]:
     arr = _as_pixels(pixels)
     if min(arr.shape[:2]) < MIN_SIDE:
         return np.zeros(256, dtype=np.uint8), 0
-    coefficients, quality = _coefficients(arr)
+    coefficients, quality, replayed = _coefficients(arr)
+    if not (replayed or _decided(coefficients)):
+        hashes, quality = _reference(arr, dihedral=False)
+        return hashes[0], quality
     return _bits(coefficients), quality
 
 
@@ -317,8 +355,11 @@ def compute_dihedral(pixels: NDArray[np.uint8]) -> tuple[list[NDArray[np.uint8]]
     arr = _as_pixels(pixels)
     if min(arr.shape[:2]) < MIN_SIDE:
         return [np.zeros(256, dtype=np.uint8) for _ in range(8)], 0
-    coefficients, quality = _coefficients(arr)
-    return [_bits(c) for c in _dihedral(coefficients)], quality
+    coefficients, quality, replayed = _coefficients(arr)
+    oriented = _dihedral(coefficients)
+    if not (replayed or all(_decided(c) for c in oriented)):
+        return _reference(arr, dihedral=True)
+    return [_bits(c) for c in oriented], quality
 
 
 def _hex(bits: NDArray[np.uint8]) -> str:
