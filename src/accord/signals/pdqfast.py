@@ -73,7 +73,6 @@ _EXACT_SIDE = 64
 
 _OUT = 64  # the decimated image is 64 x 64
 _LUMA = (0.299, 0.587, 0.114)
-_LUMA64 = np.array(_LUMA, dtype=np.float64)
 
 
 def _dct_matrix(scale: float) -> NDArray[np.float64]:
@@ -184,7 +183,10 @@ def _reduce_fast(pixels: NDArray[np.uint8]) -> NDArray[np.float64]:
     # einsum casts the uint8 operand in buffered chunks: no float copy of the image.
     reduced = np.einsum("ik,ikm->im", rows.weight, gathered, dtype=np.float64, casting="unsafe")
     if pixels.ndim == 3:
-        luma = reduced.reshape(_OUT, w, pixels.shape[2])[:, :, :3] @ _LUMA64
+        # Channel by channel, not ``@ weights``: OpenBLAS would thread that product,
+        # which on a busy machine costs more than it saves.
+        rgb = reduced.reshape(_OUT, w, pixels.shape[2])
+        luma = rgb[:, :, 0] * _LUMA[0] + rgb[:, :, 1] * _LUMA[1] + rgb[:, :, 2] * _LUMA[2]
     else:
         luma = reduced * sum(_LUMA)
     out: NDArray[np.float64] = np.einsum("ijk,jk->ij", luma[:, cols.source], cols.weight)
