@@ -200,11 +200,15 @@ def test_photo_like_images_take_the_fast_path(corpus: list[Pixels]) -> None:
 def test_sides_below_five_hash_to_zero() -> None:
     px = np.full((4, 100, 3), 200, dtype=np.uint8)
     bits, quality = pdqfast.compute(px)
-    assert not bits.any() and quality == 0
+    assert not bits.any()
+    assert quality == 0
     hashes, dq = pdqfast.compute_dihedral(px)
-    assert len(hashes) == 8 and not any(h.any() for h in hashes) and dq == 0
+    assert len(hashes) == 8
+    assert not any(h.any() for h in hashes)
+    assert dq == 0
     ref_bits, ref_quality = pdqhash.compute(px)
-    assert np.array_equal(bits, ref_bits) and quality == ref_quality
+    assert np.array_equal(bits, ref_bits)
+    assert quality == ref_quality
 
 
 def test_grey_rgba_and_views_hash_as_rgb() -> None:
@@ -234,7 +238,9 @@ def test_hex_is_the_exchanged_form() -> None:
     assert value == np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes().hex()
     assert quality == ref_quality
     values, dq = pdqfast.hashes_hex_dihedral(px)
-    assert values[0] == value and dq == quality and len(set(values)) == 8
+    assert values[0] == value
+    assert dq == quality
+    assert len(set(values)) == 8
 
 
 def test_signal_hashes_a_decoded_jpeg_like_the_reference() -> None:
@@ -266,4 +272,5 @@ def test_any_small_image_is_within_two_bits(h: int, w: int, seed: int, blur: flo
     assert _distance(bits, ref_bits) <= 2
     assert abs(quality - int(ref_quality)) <= 1
     if min(h, w) < 64:
-        assert _distance(bits, ref_bits) == 0 and quality == ref_quality
+        assert _distance(bits, ref_bits) == 0
+        assert quality == ref_quality
