@@ -207,9 +207,7 @@ _BoxOps = tuple[NDArray[np.intp], NDArray[np.float32], NDArray[np.intp], NDArray
 
 
 @lru_cache(maxsize=256)
-def _box_ops(
-    n: int,
-) -> tuple[NDArray[np.intp], NDArray[np.float32], NDArray[np.intp], NDArray[np.float32]]:
+def _box_ops(n: int) -> _BoxOps:
     """The reference's running-sum box filter over ``n`` values as a list of signed
     additions: (source index, sign) of each addition, the addition after which each
     output is written and that output's divisor."""
@@ -309,9 +307,9 @@ def _decided(coefficients: NDArray[np.floating]) -> bool:
     coefficient is the median or the next one, the reference's bits are its
     rounding: only the reference (or a replay of it) gives them.
     """
-    flat = np.sort(np.abs(coefficients.ravel()))
-    tiny = 1e-9 * max(1.0, float(flat[-1]))
-    around = np.partition(coefficients.ravel(), (127, 128))[127:129]
+    flat = coefficients.ravel()
+    tiny = 1e-9 * max(1.0, float(np.abs(flat).max()))
+    around = np.partition(flat, (127, 128))[127:129]
     return bool(abs(around[1] - around[0]) > tiny and np.abs(around).min() > tiny)
 
 
