@@ -274,3 +274,15 @@ def test_any_small_image_is_within_two_bits(h: int, w: int, seed: int, blur: flo
     if min(h, w) < 64:
         assert _distance(bits, ref_bits) == 0
         assert quality == ref_quality
+
+
+@pytest.mark.parametrize("n", [5, 63, 64, 100, 128, 129, 255, 256, 257, 512, 1000, 2049])
+def test_sparse_rows_are_the_reference_filter_twice_then_sampled(n: int) -> None:
+    """``B_n`` (the fast path) against the replayed running-sum filter (the exact path)."""
+    rng = np.random.default_rng(n)
+    x = (rng.random((3, n)) * 255).astype(np.float32)
+    plan = pdqfast._plan(n)
+    fast = (x[:, plan.source] * plan.weight).sum(axis=-1)
+    replay = pdqfast._box_exact(pdqfast._box_exact(x))[:, pdqfast._sample_points(n)]
+    assert np.allclose(fast, replay, rtol=0, atol=1e-3)
+    assert np.allclose(plan.weight.sum(axis=1), 1.0)
