@@ -33,11 +33,11 @@ from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 import numpy as np
-import pdqhash
 from numpy.typing import NDArray
 from PIL import Image
 
 from accord.errors import InvalidMedia
+from accord.signals import pdqfast
 
 __all__ = [
     "ORIENTATIONS",
@@ -131,7 +131,7 @@ def _reduced(img: Image.Image, side: int) -> Image.Image:
 
 
 def _hash(buffer: NDArray[np.uint8]) -> tuple[str, int]:
-    bits, quality = pdqhash.compute(buffer)
+    bits, quality = pdqfast.compute(buffer)
     return _bits_to_hex(bits), int(quality)
 
 
@@ -359,11 +359,11 @@ def robust_views(
     img = _as_rgb(image)
     if img.width < 8 or img.height < 8:
         raise InvalidMedia("an image must be at least 8 x 8 pixels", size=img.size)
-    bits, quality = pdqhash.compute(np.asarray(img))
+    bits, quality = pdqfast.compute(np.asarray(img))
     views = [View("pdq", _bits_to_hex(bits), int(quality))]
 
     work = _reduced(img, _WORK_SIDE)
-    dihedral, dq = pdqhash.compute_dihedral(_buffer(work))
+    dihedral, dq = pdqfast.compute_dihedral(_buffer(work))
     views.extend(
         View(name, _bits_to_hex(h), int(dq))
         for name, h in zip(ORIENTATIONS[1:], dihedral[1:], strict=True)
@@ -379,7 +379,7 @@ def robust_views(
         seen.append(box)
         buf = _buffer(src, box)
         if orient_regions:
-            hashes, q = pdqhash.compute_dihedral(buf)
+            hashes, q = pdqfast.compute_dihedral(buf)
             views.append(View(name, _bits_to_hex(hashes[0]), int(q)))
             views.extend(
                 View(f"{name}:{o}", _bits_to_hex(h), int(q))

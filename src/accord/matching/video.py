@@ -35,13 +35,13 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pdqhash
 from numpy.typing import NDArray
 from PIL import Image
 
 from accord.errors import InvalidInput
 from accord.matching.model import Match
 from accord.matching.robust import ORIENTATIONS, View, robust_views
+from accord.signals import pdqfast
 from accord.signals.base import Hashed, IndexHit
 from accord.signals.pdq import pdq_hash_pixels
 from accord.signals.vpdq import FRAME_MAX_SIDE, VpdqFrame, VpdqIndex, VpdqRule, VpdqSignal
@@ -122,7 +122,7 @@ def _orientations(pixels: NDArray[np.uint8]) -> list[View]:
     """The 7 other orientations of a frame (mirror, flips, turns), from its 64x64 average:
     cheap (about 0.3 ms), so phase samples get them too."""
     buffer = np.asarray(Image.fromarray(pixels).resize((64, 64), Image.Resampling.BOX))
-    hashes, quality = pdqhash.compute_dihedral(buffer)
+    hashes, quality = pdqfast.compute_dihedral(buffer)
     return [
         View(
             f"phase:{name}",

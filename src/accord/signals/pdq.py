@@ -1,7 +1,8 @@
 """PDQ, the perceptual image hash shared by GIFCT members and ThreatExchange.
 
-Data flow: a :class:`~accord.signals.media.DecodedImage` → ``pdqhash.compute``
-(the reference C++ implementation) → 256 bits and a quality score 0..100 →
+Data flow: a :class:`~accord.signals.media.DecodedImage` → :mod:`accord.signals.pdqfast`
+(the reference algorithm in numpy; the same bits as the reference C++
+``pdqhash`` on nearly every image, see its docstring) → 256 bits and a quality score 0..100 →
 64 lowercase hex characters, the first bit being the most significant bit of
 the first character (the form pytx and HMA exchange). Two hashes match when
 their Hamming distance is at most the threshold (31 by default, out of 256).
@@ -20,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from accord.errors import InvalidSignal
+from accord.signals import pdqfast
 from accord.signals.base import (
     Comparison,
     ContentType,
@@ -81,11 +83,7 @@ def hamming(a: str, b: str) -> int:
 
 def pdq_hash_pixels(pixels: npt.NDArray[np.uint8]) -> tuple[str, int]:
     """PDQ hex and quality of an RGB ``uint8`` array of shape (H, W, 3)."""
-    import pdqhash
-
-    bits, quality = pdqhash.compute(np.ascontiguousarray(pixels, dtype=np.uint8))
-    packed = np.packbits(np.asarray(bits, dtype=np.uint8))
-    return packed.tobytes().hex(), int(quality)
+    return pdqfast.hash_hex(np.asarray(pixels, dtype=np.uint8))
 
 
 class PdqSignal(SignalType, ImageHasher):
