@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from accord.runtime import Accord
-from accord.store.bulk import BULK_MIN_ROWS, insert_rows
+from accord.store.bulk import BULK_MIN_ROWS, insert_columns, insert_rows
 
 md = MetaData()
 things = Table(
@@ -87,3 +87,30 @@ def test_no_rows_is_a_no_op(store: Accord) -> None:
         insert_rows(conn, things, [])
     with store.db.read() as conn:
         assert conn.execute(select(things.c.id)).all() == []
+
+
+@pytest.mark.parametrize("n", [1, BULK_MIN_ROWS, 300])
+def test_columns_and_constants_read_back_as_the_same_rows(store: Accord, n: int) -> None:
+    """``insert_columns`` writes what ``insert_rows`` writes for the rows its columns and
+    constants make (a JSON constant included), on both databases."""
+    md.create_all(store.db.engine)
+    rows = _rows(n)
+    shared = {"constant": ["json", None, "ünï"]}
+    for row in rows:
+        row["doc"] = shared
+    columns = {name: [r[name] for r in rows] for name in ("id", "name", "note", "blob")}
+    with store.db.write() as conn:
+        insert_columns(conn, things, columns, {"doc": shared, "at": rows[0]["at"]})
+    with store.db.read() as conn:
+        got = [dict(r._mapping) for r in conn.execute(select(things).order_by(things.c.id))]
+    expected = [{**r, "at": rows[0]["at"]} for r in rows]
+    for g in got:  # SQLite hands back naive datetimes
+        if g["at"] is not None and g["at"].tzinfo is None:
+            g["at"] = g["at"].replace(tzinfo=UTC)
+    assert got == expected
+
+
+def test_columns_of_different_lengths_are_refused(store: Accord) -> None:
+    md.create_all(store.db.engine)
+    with store.db.write() as conn, pytest.raises(ValueError, match="different lengths"):
+        insert_columns(conn, things, {"id": [1, 2], "name": ["a"]})

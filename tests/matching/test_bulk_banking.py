@@ -107,7 +107,7 @@ def test_pdq_validate_many_refuses_values_that_only_join_to_hex():
 
 
 def _as_inputs(items):
-    return [(i.signals, i.labels, i.note, i.external_id, i.metadata) for i in items]
+    return [(i.signals, i.labels, i.note, i.external_id, i.metadata or {}) for i in items]
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Row, delete, func, insert, select, text, update
@@ -36,7 +36,7 @@ from accord.matching.tables import (
 )
 from accord.signals.base import Hashed
 from accord.signals.registry import SignalRegistry
-from accord.store.bulk import insert_rows
+from accord.store.bulk import insert_columns
 from accord.store.engine import Database
 
 __all__ = ["BankService", "Change", "ContentInput"]
@@ -55,8 +55,8 @@ class ContentInput:
     labels: Mapping[str, Any] | None = None
     note: str | None = None
     external_id: str | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-    qualities: dict[str, int] = field(default_factory=dict)
+    metadata: Mapping[str, Any] | None = None
+    qualities: Mapping[str, int] | None = None
     keypoints: bytes | None = None
     """Packed local features of the image (:mod:`accord.matching.keypoints`), when the item
     is banked from its media: stored beside it, matched locally, never exported."""
@@ -262,18 +262,24 @@ class BankService:
             stype: iter(self.registry.get(stype).validate_many(values))
             for stype, values in by_type.items()
         }
-        return [
-            ContentInput(
-                signals={stype: next(normal[stype]) for stype in item.signals},
-                labels=validate_labels(item.labels) if item.labels else _NO_LABELS,
-                note=item.note,
-                external_id=item.external_id,
-                metadata=dict(item.metadata) if item.metadata else _NO_METADATA,
-                qualities=item.qualities,
-                keypoints=_checked_keypoints(item),
+        out: list[ContentInput] = []
+        for item in given:
+            signals = {stype: next(normal[stype]) for stype in item.signals}
+            if signals == item.signals and item.keypoints is None and _plain(item):
+                out.append(item)  # already in normal form, nothing else to check
+                continue
+            out.append(
+                ContentInput(
+                    signals=signals,
+                    labels=validate_labels(item.labels) if item.labels else _NO_LABELS,
+                    note=item.note,
+                    external_id=item.external_id,
+                    metadata=dict(item.metadata) if item.metadata else _NO_METADATA,
+                    qualities=item.qualities,
+                    keypoints=_checked_keypoints(item),
+                )
             )
-            for item in given
-        ]
+        return out
 
     def add_many(
         self,
@@ -350,30 +356,20 @@ class BankService:
         Ids are reserved first (one statement) so that every row can be written
         with its id and the feed rows built here, without reading anything back."""
         ids = self._reserve_ids(conn, bank_content.c.id, len(chunk))
-        insert_rows(
-            conn,
-            bank_content,
-            [
-                {
-                    "id": cid,
-                    "bank_id": bank_id,
-                    "enabled": enabled,
-                    "labels": item.labels or _NO_LABELS,
-                    "source": source,
-                    "added_by": actor,
-                    "added_at": now,
-                    "note": item.note,
-                    "external_id": item.external_id,
-                    "meta": item.metadata,
-                }
-                for cid, item in zip(ids, chunk, strict=True)
-            ],
-        )
-        pairs = [
-            (cid, item, stype, value)
-            for cid, item in zip(ids, chunk, strict=True)
-            for stype, value in item.signals.items()
-        ]
+        fixed = {"bank_id": bank_id, "enabled": enabled, "source": source}
+        fixed |= {"added_by": actor, "added_at": now}
+        if all(_plain(item) for item in chunk):  # signals only: the rest is one value for all
+            fixed |= {"labels": _NO_LABELS, "meta": _NO_METADATA, "note": None, "external_id": None}
+            insert_columns(conn, bank_content, {"id": ids}, fixed)
+        else:
+            columns: dict[str, Sequence[Any]] = {
+                "id": ids,
+                "labels": [item.labels or _NO_LABELS for item in chunk],
+                "note": [item.note for item in chunk],
+                "external_id": [item.external_id for item in chunk],
+                "meta": [item.metadata or _NO_METADATA for item in chunk],
+            }
+            insert_columns(conn, bank_content, columns, fixed)
         side = [
             {"content_id": cid, "bank_id": bank_id, "data": item.keypoints}
             for cid, item in zip(ids, chunk, strict=True)
@@ -381,37 +377,38 @@ class BankService:
         ]
         if side:  # before the feed rows, so that a matcher seeing them finds these
             conn.execute(insert(bank_keypoints), side)
-        signal_ids = self._reserve_ids(conn, bank_signals.c.id, len(pairs))
-        insert_rows(
+        if all(len(item.signals) == 1 for item in chunk):  # one signal an item: ids line up
+            content_ids: Sequence[int] = ids
+            types = [next(iter(item.signals)) for item in chunk]
+            values = [next(iter(item.signals.values())) for item in chunk]
+        else:
+            pairs = [
+                (cid, stype, value)
+                for cid, item in zip(ids, chunk, strict=True)
+                for stype, value in item.signals.items()
+            ]
+            content_ids = [p[0] for p in pairs]
+            types = [p[1] for p in pairs]
+            values = [p[2] for p in pairs]
+        qualities = [
+            item.qualities.get(stype) if item.qualities else None
+            for item in chunk
+            for stype in item.signals
+        ]
+        signal_ids = self._reserve_ids(conn, bank_signals.c.id, len(values))
+        by_row = {"content_id": content_ids, "signal_type": types, "value": values}
+        insert_columns(
             conn,
             bank_signals,
-            [
-                {
-                    "id": sid,
-                    "content_id": cid,
-                    "bank_id": bank_id,
-                    "signal_type": stype,
-                    "value": value,
-                    "quality": item.qualities.get(stype) if item.qualities else None,
-                }
-                for sid, (cid, item, stype, value) in zip(signal_ids, pairs, strict=True)
-            ],
+            {"id": signal_ids, **by_row, "quality": qualities},
+            {"bank_id": bank_id},
         )
         if enabled:
-            insert_rows(
+            insert_columns(
                 conn,
                 signal_changes,
-                [
-                    {
-                        "signal_id": sid,
-                        "op": "add",
-                        "signal_type": stype,
-                        "value": value,
-                        "bank_id": bank_id,
-                        "content_id": cid,
-                    }
-                    for sid, (cid, _item, stype, value) in zip(signal_ids, pairs, strict=True)
-                ],
+                {"signal_id": signal_ids, **by_row},
+                {"op": "add", "bank_id": bank_id},
             )
         return ids
 
@@ -704,6 +701,11 @@ def _ratio(value: float) -> float:
             f"matching_enabled_ratio must be between 0 and 1, not {value!r}", value=value
         )
     return float(value)
+
+
+def _plain(item: ContentInput) -> bool:
+    """Whether the item is signals only (no labels, note, external id or metadata)."""
+    return not (item.labels or item.metadata) and item.note is None and item.external_id is None
 
 
 def _batch_digest(items: Sequence[ContentInput]) -> str:

@@ -23,13 +23,14 @@ import gc
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table, insert
 from sqlalchemy.exc import DBAPIError
 
-__all__ = ["BULK_MIN_ROWS", "insert_rows", "paused_gc"]
+__all__ = ["BULK_MIN_ROWS", "insert_columns", "insert_rows", "paused_gc"]
 
 BULK_MIN_ROWS = 32
 """Below this many rows a plain INSERT is as quick, and simpler to read in logs."""
@@ -83,6 +84,12 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
     values: Any = (
         map(pick, rows) if not converters else (_convert(pick(row), converters) for row in rows)
     )
+    _write(conn, table, names, values)
+
+
+def _write(conn: Connection, table: Table, names: list[str], values: Any) -> None:
+    """Send rows (sequences in ``names``' order, processed) by COPY or executemany."""
+    dialect = conn.dialect
     prep = dialect.identifier_preparer
     target = f"{prep.format_table(table)} ({', '.join(prep.quote(n) for n in names)})"
     raw = conn.connection.driver_connection
@@ -101,6 +108,56 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
             raw.executemany(statement, values)
     except error as exc:  # the classes an INSERT raises (IntegrityError, DataError ...)
         raise DBAPIError.instance(statement, None, exc, error) from exc
+
+
+def insert_columns(
+    conn: Connection,
+    table: Table,
+    columns: Mapping[str, Sequence[Any]],
+    constants: Mapping[str, Any] | None = None,
+) -> None:
+    """Insert rows given column by column: ``columns`` are equally long sequences, one
+    value a row; ``constants`` hold one value for every row.
+
+    The same as :func:`insert_rows` of the rows these make, without building a
+    mapping a row: rows are zipped from the columns in C, and each constant goes
+    through its column's bind processor once.
+    """
+    constants = constants or {}
+    lengths = {len(values) for values in columns.values()}
+    if len(lengths) != 1:
+        raise ValueError(f"columns of different lengths: {sorted(lengths)}")
+    count = lengths.pop()
+    if not count:
+        return
+    dialect = conn.dialect
+    names = [*columns, *constants]
+    if count < BULK_MIN_ROWS or dialect.name not in ("postgresql", "sqlite"):
+        insert_rows(
+            conn,
+            table,
+            [dict(zip(names, row, strict=True)) for row in _zip_rows(columns, constants)],
+        )
+        return
+    processors = {
+        name: table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+    }
+    ready: dict[str, Any] = {}
+    for name, value in constants.items():
+        process = processors[name]
+        ready[name] = process(value) if process is not None else value
+    converted: dict[str, Sequence[Any]] = {}
+    for name, values in columns.items():
+        process = processors[name]
+        converted[name] = list(map(_reusing(process), values)) if process is not None else values
+    _write(conn, table, names, _zip_rows(converted, ready))
+
+
+def _zip_rows(
+    columns: Mapping[str, Sequence[Any]], constants: Mapping[str, Any]
+) -> Iterator[tuple[Any, ...]]:
+    """Rows from the columns and the constants (the columns, all of one length, end it)."""
+    return zip(*columns.values(), *map(repeat, constants.values()), strict=False)
 
 
 _gc_lock = threading.Lock()

@@ -289,7 +289,7 @@ def _plain_items(body: Any) -> list[ContentInput] | None:
         if type(item) is not dict or len(item) != 1:
             return None
         signals = item.get("signals")
-        if type(signals) is not dict or not all(type(v) is str for v in signals.values()):
+        if type(signals) is not dict or not set(map(type, signals.values())) <= {str}:
             return None
         out.append(ContentInput(signals=signals))
     return out
