@@ -12,10 +12,12 @@ through two steps:
    Each query descriptor votes for the image that owns its nearest banked
    descriptor when that one is within :data:`VOTE_DISTANCE` bits. The
    :data:`CANDIDATES` images with the most votes (at least
-   :data:`MIN_VOTES`) go on.
+   :data:`MIN_VOTES`) go on. An image banked with its mirror side has both
+   sides' descriptors in the index; they vote for the same image, and the side
+   with more of its votes is the one verified.
 2. **Verification.** :func:`accord.matching.keypoints.verify` fits one similarity
-   transform between the query and each candidate; a candidate matches with at
-   least ``min_inliers`` agreeing keypoints.
+   transform between the query and each candidate's side; a candidate matches
+   with at least ``min_inliers`` agreeing keypoints.
 
 With at most :data:`VERIFY_ALL_BELOW` images the retrieval step is skipped and
 every image is verified, so small indexes answer exactly what the reference

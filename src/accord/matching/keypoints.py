@@ -9,15 +9,19 @@ similarity transform (rotation, scale, shift), found by RANSAC.
 
 Data flow::
 
-    decoded RGB pixels --extract()--> Features (x, y; 32-byte descriptors)
+    banked RGB pixels --extract(mirror=True)--> Features (x, y; 32-byte descriptors),
+        and the same for the image mirrored left to right (ORB is not mirror-invariant)
         --pack()--> bytes (stored beside the banked item, never exchanged)
-    query Features + banked Features --verify()--> inliers (int)
+    query RGB pixels --extract_query()--> Features (500 spread keypoints, plus up to
+        250 "fill" keypoints from the grid cells that text beside a smooth picture
+        left empty)
+    query Features + one banked side --verify()--> inliers (int)
 
 Everything is in the coordinates of the image scaled so that its longer side is
 :data:`WORK_SIDE` pixels, so that thresholds mean the same for every size.
-Nothing here touches storage; :mod:`accord.signals.keypoints` makes this a
-signal type with an index, and the lookup service asks it only when PDQ's views
-found nothing.
+Nothing here touches storage; :mod:`accord.matching.keypoint_index` indexes
+banked features, and the lookup service asks it only when PDQ's views found
+nothing.
 """
 
 from __future__ import annotations
