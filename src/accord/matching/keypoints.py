@@ -159,15 +159,14 @@ def _extract_gray(gray: npt.NDArray[np.uint8], max_features: int, fill: int) -> 
         if len(found) >= max_features:
             break
     chosen = _spread(found, max_features, w, h)
-    lower = [t for t in _FAST_THRESHOLDS if t < used]
-    if fill > 0 and lower:
+    lowest = min(_FAST_THRESHOLDS)
+    if fill > 0 and lowest < used:
         weak = _weak_cells(chosen, max_features, w, h)
         if weak is not None:
-            more: list[Any] = []
-            for fast in lower:
-                more = list(_orb(fill, fast).detect(gray, weak))
-                if len(more) >= fill:
-                    break
+            # One pass at the lowest threshold (its corners include the middle one's;
+            # the strongest of each cell are kept): the benchmark found the same
+            # matches as trying the middle threshold first, with one pass fewer.
+            more = list(_orb(fill, lowest).detect(gray, weak))
             chosen = chosen + _spread(more, fill, w, h)
     keypoints, descriptors = orb.compute(gray, chosen)
     if descriptors is None or not keypoints:
@@ -184,8 +183,8 @@ def _weak_cells(chosen: list[Any], max_features: int, w: int, h: int) -> Any:
     smooth photograph's; FAST's threshold then stays high (enough corners were
     found over the whole image) and the photograph beside the text keeps none,
     while the banked original, alone, was described at a lower threshold. The
-    query's extra ``fill`` keypoints come from these cells at the lower
-    thresholds: the smooth picture's own corners, as its banked copy has them.
+    query's extra ``fill`` keypoints come from these cells at the lowest
+    threshold: the smooth picture's own corners, as its banked copy has them.
     """
     need = max(1, max_features // (2 * _GRID * _GRID))
     counts = np.zeros((_GRID, _GRID), dtype=np.int64)
@@ -305,24 +304,21 @@ def verify(query: Features, banked: Features, min_inliers: int = 0) -> int:
 
     if len(query) < 4 or len(banked) < 4:
         return 0
-    matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
-    pairs = matcher.knnMatch(query.descriptors, banked.descriptors, k=2)
-    src: list[tuple[float, float]] = []
-    dst: list[tuple[float, float]] = []
-    for pair in pairs:
-        if len(pair) < 2:
-            continue
-        best, second = pair[0], pair[1]
-        if best.distance < RATIO * second.distance:
-            bx, by = banked.xy[best.trainIdx]
-            qx, qy = query.xy[best.queryIdx]
-            src.append((float(bx), float(by)))
-            dst.append((float(qx), float(qy)))
+    import faiss
+
+    # The two nearest banked descriptors of each query descriptor (exact Hamming,
+    # the same as OpenCV's brute-force matcher, about 2.5x faster at this size).
+    flat = faiss.IndexBinaryFlat(256)
+    flat.add(np.ascontiguousarray(banked.descriptors, dtype=np.uint8))
+    distances, labels = flat.search(np.ascontiguousarray(query.descriptors, dtype=np.uint8), 2)
+    keep = (labels[:, 1] >= 0) & (distances[:, 0] < RATIO * distances[:, 1])
+    src = np.ascontiguousarray(banked.xy[labels[keep, 0]], dtype=np.float32)
+    dst = np.ascontiguousarray(query.xy[keep], dtype=np.float32)
     if len(src) < max(4, min_inliers):
         return 0  # too few correspondences to ever reach the count: skip RANSAC
     model, mask = cv2.estimateAffinePartial2D(
-        np.asarray(src, np.float32),
-        np.asarray(dst, np.float32),
+        src,
+        dst,
         method=cv2.RANSAC,
         ransacReprojThreshold=REPROJECTION,
         maxIters=2000,
@@ -334,5 +330,5 @@ def verify(query: Features, banked: Features, min_inliers: int = 0) -> int:
     if not 0.25 <= scale <= 4.0:  # a degenerate fit, not a rescaled picture
         return 0
     # Keypoints found at several pyramid levels sit on one spot: count spots.
-    spots = np.asarray(src, np.float32)[mask.ravel().astype(bool)] // _SPOT
+    spots = src[mask.ravel().astype(bool)] // _SPOT
     return int(np.unique(spots, axis=0).shape[0])
