@@ -316,6 +316,19 @@ def test_service_matches_a_crop_by_keypoints_only_after_views_miss(accord, image
     assert not accord.lookups.match_content("photo", cropped).matched
 
 
+def test_service_matches_a_mirrored_crop_through_the_banked_mirror_side(accord, images) -> None:
+    accord.banks.create_bank("TVEC", actor="t")
+    content_id = _bank_from_media(accord, "TVEC", jpeg_bytes(images[1]))
+    w, h = images[1].size
+    mirrored = images[1].transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    query = jpeg_bytes(mirrored.crop((0, int(h * 0.1), int(w * 0.8), h)))
+    outcome = accord.lookups.match_content("photo", query)
+    assert outcome.results["pdq"].matches == []
+    [match] = outcome.results["keypoints"].matches
+    assert match.content_id == content_id
+    assert match.detail["inliers"] >= keypoints.MIN_INLIERS
+
+
 def test_hash_exchange_banks_have_no_keypoints(accord, images) -> None:
     """Content banked from a hash (an exchange, an import) keeps plain PDQ matching."""
     accord.banks.create_bank("TVEC", actor="t")
