@@ -76,7 +76,9 @@ def images() -> list[Image.Image]:
 @pytest.fixture(scope="module")
 def index(images: list[Image.Image]) -> KeypointIndex:
     points = KeypointIndex()
-    packed = [keypoints.pack(keypoints.extract(np.asarray(im))) for im in images[:N_BANKED]]
+    packed = [
+        keypoints.pack(keypoints.extract(np.asarray(im), mirror=True)) for im in images[:N_BANKED]
+    ]
     points.add(list(range(N_BANKED)), packed)
     return points
 
@@ -92,15 +94,13 @@ def service_rule(query: Image.Image, bank: np.ndarray, index: KeypointIndex) -> 
     m = robust.best_match(robust.robust_views(query), bank, threshold=robust.ROBUST_THRESHOLD)
     if m is not None:
         return m.row
-    hits = index.query(
-        keypoints.extract(np.asarray(query), keypoints.QUERY_FEATURES), keypoints.MIN_INLIERS
-    )
+    hits = index.query(keypoints.extract_query(np.asarray(query)), keypoints.MIN_INLIERS)
     return hits[0].id if hits else None
 
 
 # Crops, rotate-crops, overlays and frames are what keypoints are for: all must match.
-# Combinations may chain a mirror (ORB is not mirror-invariant) with a crop.
-REQUIRED = dict.fromkeys(transforms.FAMILIES, 1.0) | {"combo": 0.6}
+# Combinations, mirrors chained with a crop included (the banked mirror side), too.
+REQUIRED = dict.fromkeys(transforms.FAMILIES, 1.0)
 
 
 @pytest.mark.slow
@@ -124,7 +124,7 @@ def test_keypoints_alone_match_what_pdq_cannot(
 ) -> None:
     for i in range(2):
         query, desc = transforms.apply(family, images[i], np.random.default_rng([13, i]))
-        hits = index.query(keypoints.extract(np.asarray(query), keypoints.QUERY_FEATURES), 1)
+        hits = index.query(keypoints.extract_query(np.asarray(query)), 1)
         assert hits, desc
         assert hits[0].id == i, desc
         assert hits[0].inliers >= keypoints.MIN_INLIERS, desc
@@ -138,7 +138,7 @@ def test_unrelated_images_are_not_matched(
     for i in range(N_BANKED, N_BANKED + N_UNBANKED):
         query, desc = transforms.apply(family, images[i], np.random.default_rng([11, i]))
         assert service_rule(query, bank, index) is None, desc
-        hits = index.query(keypoints.extract(np.asarray(query), keypoints.QUERY_FEATURES), 1)
+        hits = index.query(keypoints.extract_query(np.asarray(query)), 1)
         assert max((h.inliers for h in hits), default=0) < keypoints.MIN_INLIERS // 2
 
 
@@ -156,6 +156,78 @@ def test_pack_round_trips_and_bad_bytes_are_refused(images: list[Image.Image]) -
             keypoints.unpack(bad)
 
 
+def test_mirror_side_round_trips_and_old_bytes_still_read(images: list[Image.Image]) -> None:
+    features = keypoints.extract(np.asarray(images[0]), mirror=True)
+    assert features.mirror is not None
+    assert 100 <= len(features.mirror) <= keypoints.BANK_FEATURES
+    data = keypoints.pack(features)
+    assert data[:4] == b"ORB2"
+    assert len(data) == 10 + 36 * len(features) + 2 + 36 * len(features.mirror)
+    back = keypoints.unpack(data)
+    assert back.mirror is not None
+    assert np.array_equal(back.descriptors, features.descriptors)
+    assert np.array_equal(back.mirror.descriptors, features.mirror.descriptors)
+    # ORB1 (banked before mirrors were kept) still reads, without a mirror side.
+    plain = keypoints.unpack(keypoints.pack(keypoints.extract(np.asarray(images[0]))))
+    assert plain.mirror is None
+    for bad in (data[:-1], data + b"\0", data[: 10 + 36 * len(features)], b"ORB2" + data[4:12]):
+        with pytest.raises(InvalidSignal):
+            keypoints.unpack(bad)
+
+
+@pytest.mark.parametrize("second", ["crop", "overlay", "rotate_crop"])
+def test_mirrored_copy_chained_with_a_crop_meets_the_mirror_side(
+    second: str, images: list[Image.Image], index: KeypointIndex
+) -> None:
+    """ORB is not mirror-invariant: a mirror then a crop matches only through the
+    banked mirror side, which the index picks by its votes."""
+    for i in range(2):
+        rng = np.random.default_rng([19, i])
+        mirrored = images[i].transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        query, desc = transforms.BASE_FAMILIES[second](mirrored, rng)
+        features = keypoints.extract_query(np.asarray(query))
+        banked = keypoints.extract(np.asarray(images[i]), mirror=True)
+        assert banked.mirror is not None
+        assert keypoints.verify(features, banked) < keypoints.MIN_INLIERS // 2, desc
+        assert keypoints.verify(features, banked.mirror) >= keypoints.MIN_INLIERS, desc
+        hits = index.query(features, keypoints.MIN_INLIERS)
+        assert [h.id for h in hits] == [i], desc
+
+
+def smooth(seed: int) -> Image.Image:
+    """A soft, low-contrast picture: few corners pass FAST's first threshold."""
+    arr = np.asarray(textured(seed).filter(ImageFilter.GaussianBlur(3)), dtype=np.float32)
+    return Image.fromarray(np.clip(128 + (arr - 128) * 0.35, 0, 255).astype(np.uint8))
+
+
+@pytest.mark.parametrize("seed", [4000, 4003])
+def test_caption_over_a_smooth_picture_is_matched_by_the_fill_keypoints(seed: int) -> None:
+    """Text beside a smooth picture keeps FAST's threshold high over the whole query, so
+    the picture keeps no corner; the fill keypoints come from its own (weak) cells."""
+    picture = smooth(seed)
+    query = picture.copy()
+    draw = ImageDraw.Draw(query)
+    font = transforms._font(30)
+    for y, text in ((5, "SHARE BEFORE THEY DELETE"), (230, "WAKE UP NOBODY LOL")):
+        draw.text((10, y), text, fill="white", font=font, stroke_width=2, stroke_fill="black")
+    banked = keypoints.extract(np.asarray(picture))
+    first_only = keypoints.extract(np.asarray(query), keypoints.QUERY_FEATURES)
+    assert keypoints.verify(first_only, banked) < keypoints.MIN_INLIERS
+    full = keypoints.extract_query(np.asarray(query))
+    assert len(first_only) < len(full) <= keypoints.QUERY_FEATURES + keypoints.QUERY_FILL
+    assert keypoints.verify(full, banked) >= 5 * keypoints.MIN_INLIERS
+
+
+def test_verify_skips_ransac_below_the_count(images: list[Image.Image]) -> None:
+    query = keypoints.extract_query(np.asarray(images[0]))
+    other = keypoints.extract(np.asarray(images[6]))
+    assert keypoints.verify(query, other, min_inliers=10_000) == 0
+    same = keypoints.extract(np.asarray(images[0]))
+    assert keypoints.verify(query, same, min_inliers=keypoints.MIN_INLIERS) == keypoints.verify(
+        query, same
+    )
+
+
 def test_flat_image_has_no_keypoints_and_matches_nothing(index: KeypointIndex) -> None:
     flat = np.full((200, 300, 3), 90, dtype=np.uint8)
     features = keypoints.extract(flat)
@@ -168,7 +240,7 @@ def test_index_add_replace_remove(images: list[Image.Image]) -> None:
     points = KeypointIndex()
     packed = [keypoints.pack(keypoints.extract(np.asarray(im))) for im in images[:6]]
     points.add([1, 2, 3, 4, 5, 6], packed)
-    query = keypoints.extract(np.asarray(images[2]), keypoints.QUERY_FEATURES)
+    query = keypoints.extract_query(np.asarray(images[2]))
     assert [h.id for h in points.query(query, keypoints.MIN_INLIERS)] == [3]
     points.remove([3, 99])
     assert len(points) == 5
@@ -196,11 +268,11 @@ def test_index_beyond_flat_size_uses_an_inverted_file(images: list[Image.Image])
     assert points._trained_at > FLAT_MAX  # the inverted file is in use
     for ident, image in zip((1, 2, 3), images[:3], strict=True):
         query, _ = transforms.apply("crop", image, np.random.default_rng([17, ident]))
-        features = keypoints.extract(np.asarray(query), keypoints.QUERY_FEATURES)
+        features = keypoints.extract_query(np.asarray(query))
         assert [h.id for h in points.query(features, keypoints.MIN_INLIERS)] == [ident]
     points.remove([2])
     query, _ = transforms.apply("crop", images[1], np.random.default_rng([17, 2]))
-    features = keypoints.extract(np.asarray(query), keypoints.QUERY_FEATURES)
+    features = keypoints.extract_query(np.asarray(query))
     assert points.query(features, keypoints.MIN_INLIERS) == []
 
 
@@ -242,6 +314,19 @@ def test_service_matches_a_crop_by_keypoints_only_after_views_miss(accord, image
     assert accord.lookups.match_content("photo", cropped).matched
     accord.banks.remove_content("TVEC", content_id, actor="t")
     assert not accord.lookups.match_content("photo", cropped).matched
+
+
+def test_service_matches_a_mirrored_crop_through_the_banked_mirror_side(accord, images) -> None:
+    accord.banks.create_bank("TVEC", actor="t")
+    content_id = _bank_from_media(accord, "TVEC", jpeg_bytes(images[1]))
+    w, h = images[1].size
+    mirrored = images[1].transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    query = jpeg_bytes(mirrored.crop((0, int(h * 0.1), int(w * 0.8), h)))
+    outcome = accord.lookups.match_content("photo", query)
+    assert outcome.results["pdq"].matches == []
+    [match] = outcome.results["keypoints"].matches
+    assert match.content_id == content_id
+    assert match.detail["inliers"] >= keypoints.MIN_INLIERS
 
 
 def test_hash_exchange_banks_have_no_keypoints(accord, images) -> None:

@@ -12,10 +12,12 @@ through two steps:
    Each query descriptor votes for the image that owns its nearest banked
    descriptor when that one is within :data:`VOTE_DISTANCE` bits. The
    :data:`CANDIDATES` images with the most votes (at least
-   :data:`MIN_VOTES`) go on.
+   :data:`MIN_VOTES`) go on. An image banked with its mirror side has both
+   sides' descriptors in the index; they vote for the same image, and the side
+   with more of its votes is the one verified.
 2. **Verification.** :func:`accord.matching.keypoints.verify` fits one similarity
-   transform between the query and each candidate; a candidate matches with at
-   least ``min_inliers`` agreeing keypoints.
+   transform between the query and each candidate's side; a candidate matches
+   with at least ``min_inliers`` agreeing keypoints.
 
 With at most :data:`VERIFY_ALL_BELOW` images the retrieval step is skipped and
 every image is verified, so small indexes answer exactly what the reference
@@ -65,6 +67,7 @@ class KeypointIndex:
         self._quantizer: Any = None
         self._trained_at = 0  # descriptors when the inverted file was trained (0: flat)
         self._owner = np.zeros(1024, dtype=np.int64)
+        self._side = np.zeros(1024, dtype=np.int8)  # 1: the row is of the mirror side
         self._next_row = 0
 
     def __len__(self) -> int:
@@ -79,15 +82,20 @@ class KeypointIndex:
             self._remove_locked([i for i, _ in unpacked if i in self._features])
             for ident, features in unpacked:
                 self._features[ident] = features
-                n = len(features)
-                rows = np.arange(self._next_row, self._next_row + n, dtype=np.int64)
-                self._next_row += n
+                mirror = features.mirror
+                n, m = len(features), len(mirror) if mirror is not None else 0
+                rows = np.arange(self._next_row, self._next_row + n + m, dtype=np.int64)
+                self._next_row += n + m
                 if self._next_row > len(self._owner):
-                    self._owner = np.resize(self._owner, max(self._next_row, 2 * len(self._owner)))
+                    size = max(self._next_row, 2 * len(self._owner))
+                    self._owner = np.resize(self._owner, size)
+                    self._side = np.resize(self._side, size)
                 self._owner[rows] = ident
+                self._side[rows[:n]] = 0
+                self._side[rows[n:]] = 1
                 self._rows[ident] = rows
-                if n:
-                    self._index.add_with_ids(features.descriptors, rows)
+                if n + m:
+                    self._index.add_with_ids(_descriptors(features), rows)
             total = int(self._index.ntotal)
             if total > FLAT_MAX and total > 4 * self._trained_at:
                 self._rebuild_locked()
@@ -97,7 +105,7 @@ class KeypointIndex:
         import faiss
 
         ids = list(self._features)
-        data = np.concatenate([self._features[i].descriptors for i in ids])
+        data = np.concatenate([_descriptors(self._features[i]) for i in ids])
         rows = np.concatenate([self._rows[i] for i in ids])
         lists = int(min(65_536, max(64, 2 * np.sqrt(len(data)))))
         quantizer = faiss.IndexBinaryFlat(256)
@@ -128,32 +136,57 @@ class KeypointIndex:
         if rows.size:
             self._index.remove_ids(rows)
 
-    def candidates(self, query: keypoints.Features) -> list[int]:
-        """Ids of the banked images worth verifying against ``query``."""
+    def candidates(self, query: keypoints.Features) -> list[tuple[int, bool]]:
+        """(id, mirror side?) of the banked images worth verifying against ``query``.
+
+        Votes are counted per image, both sides together; the side verified is
+        the one with more of them (a mirrored query's descriptors meet the
+        banked mirror side). Below :data:`VERIFY_ALL_BELOW` images, every side
+        of every image is returned.
+        """
         with self._lock:
             if len(self._features) <= VERIFY_ALL_BELOW:
-                return sorted(self._features)
+                return [
+                    (i, side)
+                    for i in sorted(self._features)
+                    for side in (False, True)
+                    if not side or self._features[i].mirror is not None
+                ]
             if len(query) == 0 or self._index.ntotal == 0:
                 return []
             distances, labels = self._index.search(query.descriptors, 1)
             near = labels[:, 0][(distances[:, 0] <= VOTE_DISTANCE) & (labels[:, 0] >= 0)]
             owners = self._owner[near]
+            sides = self._side[near]
         if owners.size == 0:
             return []
-        ident, votes = np.unique(owners, return_counts=True)
+        ident, where, votes = np.unique(owners, return_inverse=True, return_counts=True)
+        mirrored = np.bincount(where, weights=sides, minlength=len(ident))
         order = np.argsort(-votes, kind="stable")[:CANDIDATES]
-        return [int(ident[k]) for k in order if votes[k] >= MIN_VOTES]
+        keep = [k for k in order if votes[k] >= MIN_VOTES]
+        return [(int(ident[k]), bool(2 * mirrored[k] > votes[k])) for k in keep]
 
     def query(self, query: keypoints.Features, min_inliers: int) -> list[KeypointHit]:
         """Banked images with at least ``min_inliers`` keypoints agreeing, best first."""
-        hits: list[KeypointHit] = []
-        for ident in self.candidates(query):
+        best: dict[int, int] = {}
+        for ident, side in self.candidates(query):
             with self._lock:
                 banked = self._features.get(ident)
             if banked is None:
                 continue
-            inliers = keypoints.verify(query, banked)
-            if inliers >= min_inliers:
-                hits.append(KeypointHit(ident, inliers))
+            target = banked.mirror if side else banked
+            if target is None:
+                continue
+            inliers = keypoints.verify(query, target, min_inliers)
+            if inliers >= min_inliers and inliers > best.get(ident, -1):
+                best[ident] = inliers
+        hits = [KeypointHit(i, n) for i, n in best.items()]
         hits.sort(key=lambda h: (-h.inliers, h.id))
         return hits
+
+
+def _descriptors(features: keypoints.Features) -> npt.NDArray[np.uint8]:
+    """Both sides' descriptors, in row order: the image's, then its mirror's."""
+    if features.mirror is None:
+        return features.descriptors
+    return np.concatenate([features.descriptors, features.mirror.descriptors])

@@ -159,13 +159,14 @@ class LookupService:
     ) -> tuple[list[Hashed], bytes | None]:
         """What banking this content stores: its hashes at or above the minimum quality
         (empty if none is), and for a photo whose PDQ hash is kept, its packed local
-        features (a side signal, never exported). One decode serves both."""
+        features and those of its mirror image (a side signal, never exported). One
+        decode serves both."""
         images: list[DecodedImage] = []
         every = self.registry.hash(content_type, data, self.limits, on_image=images.append)
         hashes = [h for h in every if h.quality is None or h.quality >= self.min_quality]
         if not images or not any(h.signal_type == "pdq" for h in hashes):
             return hashes, None
-        return hashes, keypoints.pack(keypoints.extract(images[0].pixels))
+        return hashes, keypoints.pack(keypoints.extract(images[0].pixels, mirror=True))
 
     def match_signal(
         self,
@@ -244,7 +245,7 @@ class LookupService:
         # only when some banked items have them.
         if images and not any(r.matches for r in results.values()) and self.matcher.keypoint_count:
             results["keypoints"] = self.matcher.lookup_keypoints(
-                keypoints.extract(images[0].pixels, keypoints.QUERY_FEATURES),
+                keypoints.extract_query(images[0].pixels),
                 min_inliers=self.min_inliers,
                 banks_filter=bank_list,
                 bypass_coinflip=bypass_coinflip,
