@@ -112,6 +112,17 @@ def test_first_view_is_plain_pdq(images: list[Image.Image]) -> None:
     assert len({v.name for v in views}) == len(views)
 
 
+def test_a_plain_hash_given_by_the_caller_is_used_as_the_first_view(
+    images: list[Image.Image],
+) -> None:
+    img = images[1]
+    computed = robust.robust_views(img)
+    given = robust.robust_views(img, plain=(computed[0].pdq_hex, computed[0].quality))
+    assert given == computed
+    other = robust.robust_views(img, plain=("0" * 64, 77))
+    assert other[0] == robust.View("pdq", "0" * 64, 77) and other[1:] == computed[1:]
+
+
 def test_numpy_and_pil_inputs_agree(images: list[Image.Image]) -> None:
     assert robust.robust_views(np.asarray(images[1])) == robust.robust_views(images[1])
 

@@ -72,14 +72,19 @@ class LookupService:
         self._listeners.append(listener)
 
     def _match_views(
-        self, image: DecodedImage, banks: list[str] | None, bypass_coinflip: bool
+        self,
+        image: DecodedImage,
+        plain: Hashed,
+        banks: list[str] | None,
+        bypass_coinflip: bool,
     ) -> LookupResult:
         """Robust PDQ matching: look up every view of the image (the plain PDQ first, then
         orientations, trimmed borders, the salient frame, the unrotated image) against
         the plain PDQ banks and keep, per banked item, the nearest view."""
         best: dict[tuple[str, int], Match] = {}
         suppressed: dict[tuple[str, int], Match] = {}
-        for number, view in enumerate(robust_views(image.pixels)):
+        known = (plain.value, plain.quality) if plain.quality is not None else None
+        for number, view in enumerate(robust_views(image.pixels, plain=known)):
             if view.quality < self.min_quality and number > 0:
                 continue
             result = self.matcher.lookup(
@@ -228,7 +233,7 @@ class LookupService:
                 )
                 continue
             if hashed.signal_type == "pdq" and images:
-                results["pdq"] = self._match_views(images[0], bank_list, bypass_coinflip)
+                results["pdq"] = self._match_views(images[0], hashed, bank_list, bypass_coinflip)
                 continue
             if hashed.signal_type == "vpdq" and videos and vpdq is not None:
                 results["vpdq"] = self._match_video(

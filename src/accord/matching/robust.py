@@ -339,6 +339,7 @@ def robust_views(
     *,
     rotations: Iterable[float] = _ROTATIONS,
     orient_regions: bool = True,
+    plain: tuple[str, int] | None = None,
 ) -> list[View]:
     """The PDQ views of a decoded RGB image to look up against plain PDQ banks.
 
@@ -355,12 +356,17 @@ def robust_views(
     repeat an earlier one are left out, so a plain photograph yields 8 views and
     a padded, framed and rotated one up to 25. Look each up and keep the
     smallest distance; a match is a distance at most :data:`ROBUST_THRESHOLD`.
+    ``plain``: the image's PDQ hex and quality when the caller has hashed it
+    already (the lookup has: the signal registry hashed the upload), so that it is
+    not hashed twice.
     """
     img = _as_rgb(image)
     if img.width < 8 or img.height < 8:
         raise InvalidMedia("an image must be at least 8 x 8 pixels", size=img.size)
-    bits, quality = pdqfast.compute(np.asarray(img))
-    views = [View("pdq", _bits_to_hex(bits), int(quality))]
+    if plain is None:
+        bits, quality = pdqfast.compute(np.asarray(img))
+        plain = (_bits_to_hex(bits), int(quality))
+    views = [View("pdq", plain[0], plain[1])]
 
     work = _reduced(img, _WORK_SIDE)
     dihedral, dq = pdqfast.compute_dihedral(_buffer(work))
