@@ -84,6 +84,8 @@ TABLE_BYTES_PER_ROW: Final = 20
 TABLE_BYTES_MIN: Final = 4 << 20
 # Above this many probes per query a segment is scanned by brute force instead.
 MAX_PROBES: Final = 20000
+# Room for this many hits is made before a lookup; the kernels resume if they need more.
+HITS_CAPACITY = 64
 # The fixed bit shuffle applied before chunking (persisted in snapshots all the same).
 _BIT_ORDER: Final = np.random.default_rng(0x5EED_0BD0).permutation(HASH_BITS).astype(np.int16)
 
@@ -421,7 +423,8 @@ class _Hits:
 
     __slots__ = ("count", "distance", "id", "query")
 
-    def __init__(self, capacity: int = 64) -> None:
+    def __init__(self, capacity: int | None = None) -> None:
+        capacity = HITS_CAPACITY if capacity is None else capacity
         self.query = np.empty(capacity, dtype=np.int64)
         self.id = np.empty(capacity, dtype=np.int64)
         self.distance = np.empty(capacity, dtype=np.int64)
@@ -473,10 +476,12 @@ class _Hits:
             self.distance[: self.count],
         )
         order = np.lexsort((ids, dist, qnum))
-        for qi, hit_id, d in zip(
-            qnum[order].tolist(), ids[order].tolist(), dist[order].tolist(), strict=True
-        ):
-            results[qi].append(IndexHit(id=hit_id, distance=d))
+        ids_list, dist_list = ids[order].tolist(), dist[order].tolist()
+        bounds = np.searchsorted(qnum[order], np.arange(queries + 1)).tolist()
+        for qi in range(queries):
+            lo, hi = bounds[qi], bounds[qi + 1]
+            if hi > lo:  # map() with positional arguments: about twice as fast as a loop
+                results[qi] = list(map(IndexHit, ids_list[lo:hi], dist_list[lo:hi]))
         return results
 
 
