@@ -505,6 +505,7 @@ class PdqIndex(SignalIndex):
     def __init__(self, threshold: int = DEFAULT_THRESHOLD) -> None:
         if not 0 <= threshold < HASH_BITS:
             raise InvalidInput(f"a PDQ threshold is 0..255 bits, got {threshold}")
+        pdq_kernels.warm_up()
         self.threshold = int(threshold)
         self._main = _empty_segment(self.threshold)
         self._recent = _empty_segment(self.threshold)
@@ -585,6 +586,8 @@ class PdqIndex(SignalIndex):
         if isinstance(hashes, list | tuple) and hashes and isinstance(hashes[0], str):
             hashes = _hashes_from_hex(hashes)
         queries = _as_words(_as_hash_matrix(hashes, "queries"))
+        if not queries.flags.writeable:  # the kernels are compiled for writeable arrays
+            queries = queries.copy()
         limit = self._threshold(threshold)
         hits = _Hits()
         for segment in (self._main, self._recent):

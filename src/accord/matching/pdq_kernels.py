@@ -46,6 +46,7 @@ __all__ = [
     "chunk_column",
     "scan",
     "search",
+    "warm_up",
 ]
 
 U64Array = npt.NDArray[np.uint64]
@@ -281,3 +282,46 @@ chunk_column: Callable[[U64Array, I64Array, npt.NDArray[np.uint32]], None] = _co
 bucket_table: Callable[[npt.NDArray[np.uint32], I32Array, I32Array], None] = _compiled[1][0]
 search: Callable[..., tuple[int, int]] = _compiled[2][0]
 scan: Callable[..., int] = _compiled[3][0]
+
+
+_warm = False
+
+
+def warm_up() -> None:
+    """Compile (or load from the cache) every kernel now, once per process.
+
+    Loading the cached machine code takes 1-2 s the first time in a process (numba
+    sets up LLVM), compiling it about 5 s; :class:`~accord.matching.pdq_index.PdqIndex`
+    calls this when the first index is made, so that no lookup pays for it.
+    """
+    global _warm
+    if _warm:
+        return
+    words = np.zeros((1, 4), dtype=np.uint64)
+    one = np.zeros(1, dtype=np.int64)
+    keys = np.zeros(1, dtype=np.uint32)
+    chunk_column(words, np.zeros(1, dtype=np.int64), keys)
+    bucket_table(keys, np.zeros(1, dtype=np.int32), np.zeros(3, dtype=np.int32))
+    positions = np.zeros((1, 1), dtype=np.int64)
+    offsets = np.zeros((1, 3), dtype=np.int32)
+    alive = np.ones(1, dtype=np.bool_)
+    search(
+        words,
+        positions,
+        words,
+        np.zeros(1, dtype=np.uint32),
+        offsets,
+        np.zeros((1, 1), dtype=np.int32),
+        words,
+        alive,
+        one,
+        0,
+        0,
+        one,
+        one.copy(),
+        one.copy(),
+        0,
+        0,
+    )
+    scan(words, words, alive, one, 0, one, one.copy(), one.copy(), 0)
+    _warm = True
