@@ -13,7 +13,7 @@ so a row close to the query is reported once however many chunks hold it.
 Data flow::
 
     query words (q, 4) uint64 ──► keys of the query (bit positions per chunk)
-        ──► probe key ^ mask for every mask of <= radius bits
+        ──► probe key ^ mask for every mask of <= radius bits (radius per chunk)
         ──► offsets[c, key] .. offsets[c, key + 1] ──► perm[c, j] = row
         ──► popcount(words[row] ^ query) <= threshold and alive[row]
         ──► (query number, id, distance) into caller-owned output arrays
@@ -143,7 +143,8 @@ def _search(
     alive: Any,
     ids: Any,
     threshold: int,
-    radius: int,
+    radii: Any,
+    counts: Any,
     out_query: Any,
     out_id: Any,
     out_distance: Any,
@@ -184,7 +185,7 @@ def _search(
                 p = positions[c, j]
                 bit = (queries[i, p >> 6] >> np.uint64(p & 63)) & np.uint64(1)
                 key |= np.int64(bit) << j
-            for m in range(probes):
+            for m in range(counts[c]):
                 probe = key ^ np.int64(masks[m])
                 lo = offsets[c, probe]
                 hi = offsets[c, probe + 1]
@@ -197,7 +198,7 @@ def _search(
         # pass 2: the row numbers in those buckets
         n = 0
         for c in range(chunks):
-            for m in range(c * probes, (c + 1) * probes):
+            for m in range(c * probes, c * probes + counts[c]):
                 for slot in range(starts[m], ends[m]):
                     rows[n] = perm[c, slot]
                     n += 1
@@ -221,7 +222,7 @@ def _search(
                         + _popcount((words[row, 2] ^ q2) & chunk_masks[e, 2])
                         + _popcount((words[row, 3] ^ q3) & chunk_masks[e, 3])
                     )
-                    if near <= radius:
+                    if near <= radii[e]:
                         first = False
                         break
                 if first:
@@ -316,7 +317,8 @@ def warm_up() -> None:
         alive,
         one,
         0,
-        0,
+        np.zeros(1, dtype=np.int64),  # radii
+        np.ones(1, dtype=np.int64),  # probe counts
         one,
         one.copy(),
         one.copy(),
