@@ -56,7 +56,8 @@ def test_chunk_keys_equal_the_version_1_definition(chunks: int, width: int) -> N
     for c in range(chunks):
         np.testing.assert_array_equal(pdq_index._chunk_keys(words, positions, c), expected[:, c])
     # the chunk masks hold exactly the chunk's bits
-    assert [int(sum(bin(int(w)).count("1") for w in row)) for row in chunk_masks] == [width] * chunks
+    set_bits = [sum(bin(int(word)).count("1") for word in row) for row in chunk_masks]
+    assert set_bits == [width] * chunks
 
 
 def test_bucket_table_is_a_stable_counting_sort() -> None:
