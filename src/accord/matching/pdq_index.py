@@ -28,7 +28,8 @@ Data flow::
     remove ─► tombstone (alive mask) in whichever tier holds the id;
               a segment with more than a quarter dead rows is rebuilt (compaction)
 
-    query / query_many ─► probe every segment, check candidates, scan the buffer
+    query / query_many ─► one compiled search per segment (pdq_kernels: probe,
+                          check candidates inline), a compiled scan of the buffer
 
 A segment holds its rows sorted by id (so removal is a binary search), the hashes as
 ``(n, 4)`` uint64, and per chunk a permutation of row numbers sorted by chunk key plus
@@ -39,7 +40,9 @@ bytes per hash. Snapshots (:meth:`PdqIndex.save` / :meth:`PdqIndex.load`) are th
 arrays as ``.npy`` files plus a small JSON header, read with ``allow_pickle=False``;
 loading needs no rebuild.
 
-This module is pure computation over numpy arrays, apart from ``save``/``load``.
+The loops (chunk keys, bucket tables, search, scan) are numba kernels in
+:mod:`accord.matching.pdq_kernels`; this module holds the structure around them. It is
+pure computation over numpy arrays, apart from ``save``/``load``.
 """
 
 from __future__ import annotations
@@ -52,11 +55,11 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any, Final
 
-import faiss
 import numpy as np
 import numpy.typing as npt
 
 from accord.errors import InvalidInput, InvalidSignal
+from accord.matching import pdq_kernels
 from accord.signals.base import IndexHit, SignalIndex
 
 __all__ = [
@@ -84,8 +87,8 @@ TABLE_BYTES_PER_ROW: Final = 20
 TABLE_BYTES_MIN: Final = 4 << 20
 # Above this many probes per query a segment is scanned by brute force instead.
 MAX_PROBES: Final = 20000
-# query_many works through its queries in blocks of this many.
-QUERY_BLOCK: Final = 16
+# Room for this many hits is made before a lookup; the kernels resume if they need more.
+HITS_CAPACITY = 64
 # The fixed bit shuffle applied before chunking (persisted in snapshots all the same).
 _BIT_ORDER: Final = np.random.default_rng(0x5EED_0BD0).permutation(HASH_BITS).astype(np.int16)
 
@@ -157,27 +160,6 @@ def _as_words(hashes: U8Array) -> U64Array:
     return np.ascontiguousarray(hashes).view(np.uint64).reshape(-1, 4)
 
 
-def _distances(words: U64Array, query: U64Array) -> I64Array:
-    """Hamming distances of each row of ``words`` (``(k, 4)`` uint64) to one ``query`` (4,).
-
-    faiss's popcount loop is about 20 times faster than ``np.bitwise_count`` plus a
-    row sum on small batches, which is what a lookup checks.
-    """
-    rows = np.ascontiguousarray(words).view(np.uint8)
-    probe = np.ascontiguousarray(query).view(np.uint8)
-    out = np.empty(len(rows), dtype=np.int32)
-    if len(rows):
-        faiss.hammings(  # type: ignore[attr-defined]
-            faiss.swig_ptr(probe),
-            faiss.swig_ptr(rows),
-            1,
-            len(rows),
-            HASH_BYTES,
-            faiss.swig_ptr(out),
-        )
-    return out.astype(np.int64)
-
-
 # --- layout: how the bits are cut into chunks ------------------------------------------
 
 
@@ -195,28 +177,55 @@ def _probe_count(width: int, radius: int) -> int:
     return sum(math.comb(width, k) for k in range(radius + 1))
 
 
+def _radii(chunks: int, threshold: int) -> list[int]:
+    """The probe radius of each chunk: ``r = threshold // chunks`` for most of them,
+    ``r - 1`` for the last ``chunks * (r + 1) - threshold - 1`` (``-1``: not probed).
+
+    Why this is exact (the general pigeonhole of multi-index hashing): if every chunk
+    differed in more than its radius, the distance would be at least
+    ``sum(r_c + 1) = threshold + 1``. At 11 chunks and threshold 31 one chunk is
+    probed at radius 1 (23 probes instead of 254: 8% fewer probes and candidates).
+    """
+    r = threshold // chunks
+    lowered = chunks * (r + 1) - (threshold + 1)
+    return [r] * (chunks - lowered) + [r - 1] * lowered
+
+
+def _total_probes(layout: _Layout, threshold: int) -> int:
+    return sum(_probe_count(layout.width, r) for r in _radii(layout.chunks, threshold))
+
+
+# The compiled search's cost of one probe (its bucket bounds), one probed bucket that
+# is not empty (its row numbers) and one candidate (its hash): cache misses measured at
+# 10M rows as about 16, 24 and 19 ns (``benchmarks/matching.py``, 2 shared cores).
+PROBE_COST: Final = 1.0
+BUCKET_COST: Final = 1.5
+CANDIDATE_COST: Final = 1.2
+
+
 def _layout_cost(layout: _Layout, rows: int, threshold: int) -> float:
-    """Estimated random reads per lookup: two per probe, two per (uniform) candidate."""
-    probes = layout.chunks * _probe_count(layout.width, threshold // layout.chunks)
-    return probes * (2.0 + 2.0 * rows / layout.buckets)
+    """Estimated cost of a lookup in units of one probe, with uniform buckets assumed:
+    every probe reads its bucket bounds, a non-empty bucket its row numbers (one cache
+    line), and each candidate its hash."""
+    probes = _total_probes(layout, threshold)
+    load = rows / layout.buckets
+    return probes * (PROBE_COST + BUCKET_COST * -math.expm1(-load) + CANDIDATE_COST * load)
 
 
 def _choose_layout(rows: int, threshold: int) -> _Layout:
     """The ``(m, w)`` with the least estimated work per query, under the memory cap.
 
-    Work is counted in random memory reads: two per probe (bucket start and end) and
-    two per candidate (row number, then the hash), with uniform buckets assumed.
+    Work is counted by :func:`_layout_cost` (cache misses of the compiled search).
     """
     cap = max(TABLE_BYTES_MIN, TABLE_BYTES_PER_ROW * rows)
     best: tuple[float, _Layout] | None = None
     for chunks in range(8, 33):
-        radius = threshold // chunks
         for width in range(8, min(32, HASH_BITS // chunks) + 1):
+            layout = _Layout(chunks, width)
             if chunks * ((1 << width) + 1) * 4 > cap:
                 break
-            if chunks * _probe_count(width, radius) > MAX_PROBES:
+            if _total_probes(layout, threshold) > MAX_PROBES:
                 break
-            layout = _Layout(chunks, width)
             cost = _layout_cost(layout, rows, threshold)
             if best is None or cost < best[0]:
                 best = (cost, layout)
@@ -237,37 +246,46 @@ def _masks(width: int, radius: int) -> U32Array:
     return _MASKS[key]
 
 
-_WEIGHTS: dict[tuple[_Layout, bytes], npt.NDArray[np.floating[Any]]] = {}
+_POSITIONS: dict[tuple[_Layout, bytes], tuple[I64Array, U64Array]] = {}
 
 
-def _key_weights(
-    layout: _Layout, bit_order: npt.NDArray[np.int16]
-) -> npt.NDArray[np.floating[Any]]:
-    """Weight ``[b, c]`` is ``2**j`` when bit ``b`` is the ``j``-th bit of chunk ``c``.
+def _bits_in_words() -> I64Array:
+    """``out[b]``: where bit ``b`` (``np.unpackbits`` order) lies in a hash viewed as four
+    native 64-bit words, as ``word * 64 + shift`` (so it holds on any byte order)."""
+    one_bit_each = np.packbits(np.eye(HASH_BITS, dtype=np.uint8), axis=1)
+    words = one_bit_each.view(np.uint64).reshape(HASH_BITS, 4)
+    word = np.argmax(words != 0, axis=1)
+    shift = np.log2(words[np.arange(HASH_BITS), word].astype(np.float64))
+    out: I64Array = (word * 64 + shift).astype(np.int64)
+    return out
 
-    float32 is exact for keys of up to 24 bits and halves the work of the product;
-    float64 holds every key of up to 32 bits exactly.
+
+_BIT_IN_WORDS: Final = _bits_in_words()
+
+
+def _bit_positions(layout: _Layout, bit_order: npt.NDArray[np.int16]) -> tuple[I64Array, U64Array]:
+    """Where each chunk's key bits are in a hash seen as four 64-bit words.
+
+    ``positions[c, j]`` (``word * 64 + shift``) is bit ``bit_order[c * w + j]`` of the hash,
+    counting bits as ``np.unpackbits`` does (most significant bit of byte 0 first), and it
+    becomes bit ``j`` of chunk ``c``'s key; ``chunk_masks[c]`` has the chunk's bits set.
     """
     cache_key = (layout, bit_order.tobytes())
-    if cache_key not in _WEIGHTS:
+    if cache_key not in _POSITIONS:
         m, w = layout.chunks, layout.width
-        weights = np.zeros((HASH_BITS, m), dtype=np.float32 if w <= 24 else np.float64)
-        used = bit_order[: m * w].astype(np.int64)
-        weights[used, np.repeat(np.arange(m), w)] = np.tile(2.0 ** np.arange(w), m)
-        _WEIGHTS[cache_key] = weights
-    return _WEIGHTS[cache_key]
+        positions = _BIT_IN_WORDS[bit_order[: m * w].astype(np.int64)].reshape(m, w)
+        chunk_masks = np.zeros((m, 4), dtype=np.uint64)
+        for c in range(m):
+            for p in positions[c].tolist():
+                chunk_masks[c, p >> 6] |= np.uint64(1 << (p & 63))
+        _POSITIONS[cache_key] = (np.ascontiguousarray(positions), chunk_masks)
+    return _POSITIONS[cache_key]
 
 
-def _chunk_keys(hashes: U8Array, layout: _Layout, bit_order: npt.NDArray[np.int16]) -> U32Array:
-    """``(n, m)`` chunk keys: bits shuffled by ``bit_order``, cut into ``m`` groups of ``w``,
-    computed as one matrix product per batch, ``bits @ weights``."""
-    weights = _key_weights(layout, bit_order)
-    n = hashes.shape[0]
-    out = np.empty((n, layout.chunks), dtype=np.uint32)
-    step = 1 << 16
-    for lo in range(0, n, step):
-        bits = np.unpackbits(hashes[lo : lo + step], axis=1).astype(weights.dtype)
-        out[lo : lo + step] = bits @ weights
+def _chunk_keys(words: U64Array, positions: I64Array, chunk: int) -> U32Array:
+    """The ``chunk``-th key of every row of ``words`` (``(n, 4)`` uint64)."""
+    out = np.empty(len(words), dtype=np.uint32)
+    pdq_kernels.chunk_column(np.ascontiguousarray(words), positions[chunk], out)
     return out
 
 
@@ -317,15 +335,14 @@ class _Segment:
         hashes = np.ascontiguousarray(hashes[order])
         n = len(ids)
         layout = _choose_layout(n, threshold)
-        keys = _chunk_keys(hashes, layout, _BIT_ORDER)
+        words = _as_words(hashes)
+        positions, _ = _bit_positions(layout, _BIT_ORDER)
         perm = np.empty((layout.chunks, n), dtype=np.int32)
-        offsets = np.empty((layout.chunks, layout.buckets + 1), dtype=np.int32)
-        for c in range(layout.chunks):
-            column = keys[:, c]
-            perm[c] = np.argsort(column)  # order inside a bucket does not matter
-            offsets[c, 0] = 0
-            np.cumsum(np.bincount(column, minlength=layout.buckets), out=offsets[c, 1:])
-        return cls(ids, _as_words(hashes), layout, perm, offsets, _BIT_ORDER.copy())
+        offsets = np.zeros((layout.chunks, layout.buckets + 1), dtype=np.int32)
+        for c in range(layout.chunks if n else 0):
+            # a counting sort by key; rows stay in ascending order inside a bucket
+            pdq_kernels.bucket_table(_chunk_keys(words, positions, c), perm[c], offsets[c])
+        return cls(ids, words, layout, perm, offsets, _BIT_ORDER.copy())
 
     def can_append(self, ids: I64Array, threshold: int) -> bool:
         """Whether :meth:`appended` applies: new ids above every id here, and this
@@ -347,21 +364,22 @@ class _Segment:
         ids = np.ascontiguousarray(ids[order])
         hashes = np.ascontiguousarray(hashes[order])
         n, k = len(self.ids), len(ids)
-        keys = _chunk_keys(hashes, self.layout, self.bit_order)
+        words = _as_words(hashes)
+        positions, _ = _bit_positions(self.layout, self.bit_order)
         new_rows = np.arange(n, n + k, dtype=np.int32)
         m, buckets = self.layout.chunks, self.layout.buckets
         perm = np.empty((m, n + k), dtype=np.int32)
         offsets = np.empty((m, buckets + 1), dtype=np.int32)
         for c in range(m):
-            column = keys[:, c]
-            by_key = np.argsort(column)
+            column = _chunk_keys(words, positions, c)
+            by_key = np.argsort(column, kind="stable")
             perm[c] = np.insert(self.perm[c], self.offsets[c][column[by_key] + 1], new_rows[by_key])
             offsets[c, 0] = 0
             np.cumsum(np.bincount(column, minlength=buckets), out=offsets[c, 1:])
             offsets[c] += self.offsets[c]
         return _Segment(
             np.concatenate([self.ids, ids]),
-            np.concatenate([self.words, _as_words(hashes)]),
+            np.concatenate([self.words, words]),
             self.layout,
             perm,
             offsets,
@@ -391,66 +409,113 @@ class _Segment:
         keep = self.alive
         return self.ids[keep], self.words[keep].view(np.uint8).reshape(-1, HASH_BYTES)
 
-    def search(
-        self, queries: U64Array, query_keys: U32Array | None, threshold: int
-    ) -> tuple[I64Array, I64Array, I64Array]:
-        """``(query number, row, distance)`` of every live row within ``threshold``.
-
-        A row may appear more than once (found through several chunks); callers dedupe.
-        """
-        m, w = self.layout.chunks, self.layout.width
-        n = len(self.ids)
-        radius = threshold // m
-        if n == 0:
-            empty = np.empty(0, dtype=np.int64)
-            return empty, empty, empty
-        if m * _probe_count(w, radius) > MAX_PROBES or query_keys is None:
-            return self._scan(queries, threshold)
-        masks = _masks(w, radius)
-        q = len(queries)
-        # probes[i, c, p]: chunk c's key of query i, flipped by mask p
-        probes = (query_keys[:, :, None] ^ masks[None, None, :]).astype(np.int64)
-        flat = probes + (np.arange(m, dtype=np.int64) * (self.layout.buckets + 1))[None, :, None]
-        table = self.offsets.reshape(-1)
-        starts = table[flat].astype(np.int64)
-        ends = table[flat + 1].astype(np.int64)
-        lengths = (ends - starts).reshape(-1)
-        per_query = lengths.reshape(q, -1).sum(axis=1)
-        nonempty = lengths > 0
-        lengths = lengths[nonempty]
-        total = int(lengths.sum())
-        if total == 0:
-            empty = np.empty(0, dtype=np.int64)
-            return empty, empty, empty
-        # where each probed bucket starts in the flattened (m * n) permutation
-        first = (starts + (np.arange(m, dtype=np.int64) * n)[None, :, None]).reshape(-1)[nonempty]
-        run_start = np.cumsum(lengths) - lengths
-        index = np.repeat(first - run_start, lengths) + np.arange(total, dtype=np.int64)
-        rows = np.take(self.perm.reshape(-1), index).astype(np.int64)
-        candidates = np.take(self.words, rows, axis=0)
-        dist = np.empty(total, dtype=np.int64)
-        bounds = np.concatenate([[0], np.cumsum(per_query)]).tolist()
-        for i in range(q):
-            lo, hi = bounds[i], bounds[i + 1]
-            if hi > lo:
-                dist[lo:hi] = _distances(candidates[lo:hi], queries[i])
-        qnum = np.repeat(np.arange(q, dtype=np.int64), per_query)
-        ok = (dist <= threshold) & self.alive[rows]
-        return qnum[ok], rows[ok], dist[ok]
-
-    def _scan(self, queries: U64Array, threshold: int) -> tuple[I64Array, I64Array, I64Array]:
-        qs, rs, ds = [], [], []
-        for i, query in enumerate(queries):
-            dist = _distances(self.words, query)
-            rows = np.flatnonzero((dist <= threshold) & self.alive)
-            qs.append(np.full(len(rows), i, dtype=np.int64))
-            rs.append(rows.astype(np.int64))
-            ds.append(dist[rows])
-        return np.concatenate(qs), np.concatenate(rs), np.concatenate(ds)
+    def search(self, queries: U64Array, threshold: int, out: _Hits) -> None:
+        """Add to ``out`` every live row within ``threshold`` of each of ``queries``
+        (``(q, 4)`` uint64), each row once per query."""
+        if len(self.ids) == 0:
+            return
+        if _total_probes(self.layout, threshold) > MAX_PROBES:
+            out.scan(queries, self.words, self.alive, self.ids, threshold)
+            return
+        positions, chunk_masks = _bit_positions(self.layout, self.bit_order)
+        radii = _radii(self.layout.chunks, threshold)
+        # masks are ordered by bit count, so a chunk of radius r takes the first ones
+        masks = _masks(self.layout.width, max(radii))
+        counts = np.asarray([_probe_count(self.layout.width, r) for r in radii], dtype=np.int64)
+        done = 0
+        while done < len(queries):
+            out.count, done = pdq_kernels.search(
+                queries,
+                positions,
+                chunk_masks,
+                masks,
+                self.offsets,
+                self.perm,
+                self.words,
+                self.alive,
+                self.ids,
+                threshold,
+                np.asarray(radii, dtype=np.int64),
+                counts,
+                out.query,
+                out.id,
+                out.distance,
+                out.count,
+                done,
+            )
+            if done < len(queries):
+                out.grow(2 * len(out.query))
 
     def nbytes(self) -> int:
         arrays = (self.ids, self.words, self.perm, self.offsets, self.alive)
         return sum(a.nbytes for a in arrays)
+
+
+class _Hits:
+    """Output arrays the kernels append ``(query number, id, distance)`` to, grown on demand."""
+
+    __slots__ = ("count", "distance", "id", "query")
+
+    def __init__(self, capacity: int | None = None) -> None:
+        capacity = HITS_CAPACITY if capacity is None else capacity
+        self.query = np.empty(capacity, dtype=np.int64)
+        self.id = np.empty(capacity, dtype=np.int64)
+        self.distance = np.empty(capacity, dtype=np.int64)
+        self.count = 0
+
+    def fits(self, count: int) -> bool:
+        """Keep ``count`` hits if they fitted; else make room for them and return False
+        (the caller runs its kernel again from the old count)."""
+        if count <= len(self.query):
+            self.count = count
+            return True
+        self.grow(max(count, 2 * len(self.query)))
+        return False
+
+    def grow(self, capacity: int) -> None:
+        """Room for ``capacity`` hits, keeping the ones held."""
+        for name in ("query", "id", "distance"):
+            grown = np.empty(capacity, dtype=np.int64)
+            grown[: self.count] = getattr(self, name)[: self.count]
+            setattr(self, name, grown)
+
+    def scan(
+        self, queries: U64Array, words: U64Array, alive: BoolArray, ids: I64Array, threshold: int
+    ) -> None:
+        """Brute force over ``words``: every live row within ``threshold``."""
+        while True:
+            count = pdq_kernels.scan(
+                queries,
+                words,
+                alive,
+                ids,
+                threshold,
+                self.query,
+                self.id,
+                self.distance,
+                self.count,
+            )
+            if self.fits(count):
+                return
+
+    def results(self, queries: int) -> list[list[IndexHit]]:
+        """One list per query, sorted by distance, then id."""
+        results: list[list[IndexHit]] = [[] for _ in range(queries)]
+        if self.count == 0:
+            return results
+        qnum, ids, dist = (
+            self.query[: self.count],
+            self.id[: self.count],
+            self.distance[: self.count],
+        )
+        order = np.lexsort((ids, dist, qnum))
+        ids_list, dist_list = ids[order].tolist(), dist[order].tolist()
+        bounds = np.searchsorted(qnum[order], np.arange(queries + 1)).tolist()
+        for qi in range(queries):
+            lo, hi = bounds[qi], bounds[qi + 1]
+            if hi > lo:  # map() with positional arguments: about twice as fast as a loop
+                results[qi] = list(map(IndexHit, ids_list[lo:hi], dist_list[lo:hi]))
+        return results
 
 
 def _empty_segment(threshold: int) -> _Segment:
@@ -473,6 +538,7 @@ class PdqIndex(SignalIndex):
     def __init__(self, threshold: int = DEFAULT_THRESHOLD) -> None:
         if not 0 <= threshold < HASH_BITS:
             raise InvalidInput(f"a PDQ threshold is 0..255 bits, got {threshold}")
+        pdq_kernels.warm_up()
         self.threshold = int(threshold)
         self._main = _empty_segment(self.threshold)
         self._recent = _empty_segment(self.threshold)
@@ -545,63 +611,25 @@ class PdqIndex(SignalIndex):
         self, hashes: npt.ArrayLike, threshold: float | None = None
     ) -> list[list[IndexHit]]:
         """For each row of ``hashes`` (uint8, ``(m, 32)``, or a sequence of hex strings),
-        its hits sorted by distance, id.
+        its hits sorted by distance, id: one compiled search per tier for all the queries.
 
-        Queries go through in blocks of :data:`QUERY_BLOCK`, which keeps the candidate
-        arrays in cache (one block of 300 queries at 10M was twice as slow per query).
+        An id lives in one tier only (``add`` removes it from the others first), and a
+        segment reports each row once, so hits need no deduplication.
         """
         if isinstance(hashes, list | tuple) and hashes and isinstance(hashes[0], str):
             hashes = _hashes_from_hex(hashes)
-        queries = _as_hash_matrix(hashes, "queries")
+        queries = _as_words(_as_hash_matrix(hashes, "queries"))
+        if not queries.flags.writeable:  # the kernels are compiled for writeable arrays
+            queries = queries.copy()
         limit = self._threshold(threshold)
-        if len(queries) <= QUERY_BLOCK:
-            return self._query_block(queries, limit)
-        results: list[list[IndexHit]] = []
-        for lo in range(0, len(queries), QUERY_BLOCK):
-            results.extend(self._query_block(queries[lo : lo + QUERY_BLOCK], limit))
-        return results
-
-    def _query_block(self, queries: U8Array, limit: int) -> list[list[IndexHit]]:
-        words = _as_words(queries)
-        qparts: list[I64Array] = []
-        idparts: list[I64Array] = []
-        dparts: list[I64Array] = []
-        keys: dict[tuple[_Layout, bytes], U32Array] = {}
+        hits = _Hits()
         for segment in (self._main, self._recent):
-            if len(segment) == 0:
-                continue
-            # segments loaded from a snapshot keep the bit order they were built with
-            key = (segment.layout, segment.bit_order.tobytes())
-            if key not in keys:
-                keys[key] = _chunk_keys(queries, segment.layout, segment.bit_order)
-            qnum, rows, dist = segment.search(words, keys[key], limit)
-            qparts.append(qnum)
-            idparts.append(segment.ids[rows])
-            dparts.append(dist)
+            if len(segment):
+                segment.search(queries, limit, hits)
         if len(self._buffer_ids):
-            for i, query in enumerate(words):
-                dist = _distances(self._buffer_words, query)
-                rows = np.flatnonzero(dist <= limit)
-                qparts.append(np.full(len(rows), i, dtype=np.int64))
-                idparts.append(self._buffer_ids[rows])
-                dparts.append(dist[rows])
-        results: list[list[IndexHit]] = [[] for _ in range(len(queries))]
-        if not qparts:
-            return results
-        qnum = np.concatenate(qparts)
-        ids = np.concatenate(idparts)
-        dist = np.concatenate(dparts)
-        if len(qnum) == 0:
-            return results
-        order = np.lexsort((ids, dist, qnum))
-        qnum, ids, dist = qnum[order], ids[order], dist[order]
-        first = np.ones(len(qnum), dtype=np.bool_)
-        first[1:] = (qnum[1:] != qnum[:-1]) | (ids[1:] != ids[:-1])
-        for qi, hit_id, d in zip(
-            qnum[first].tolist(), ids[first].tolist(), dist[first].tolist(), strict=True
-        ):
-            results[qi].append(IndexHit(id=hit_id, distance=d))
-        return results
+            alive = np.ones(len(self._buffer_ids), dtype=np.bool_)
+            hits.scan(queries, self._buffer_words, alive, self._buffer_ids, limit)
+        return hits.results(len(queries))
 
     def ids(self) -> I64Array:
         """Every live id (sorted)."""
