@@ -127,6 +127,25 @@ def test_per_bank_thresholds_and_coin_flip(accord):
     assert [m.bank for m in only.matches] == ["STRICT"]
 
 
+def test_lookup_many_answers_as_lookup_does_value_by_value(accord):
+    """Thresholds per bank, coin flips, bank filters and negative banks apply the same when
+    an upload's views are looked up together."""
+    accord.banks.create_bank("STRICT", thresholds={"pdq": 8}, actor="t")
+    accord.banks.create_bank("WIDE", actor="t")
+    accord.banks.create_bank("SAFE", kind="negative", actor="t")
+    accord.banks.add_content("STRICT", ContentInput(signals={"pdq": A}), source="s", actor="t")
+    accord.banks.add_content("WIDE", ContentInput(signals={"pdq": A}), source="s", actor="t")
+    accord.banks.add_content(
+        "SAFE", ContentInput(signals={"pdq": near(A, 20)}), source="s", actor="t"
+    )
+    values = [A, near(A, 8), near(A, 9), near(A, 20), near(A, 40), B]
+    for banks in (None, ["WIDE"]):
+        many = accord.matcher.lookup_many("pdq", values, banks_filter=banks)
+        one = [accord.matcher.lookup("pdq", v, banks_filter=banks) for v in values]
+        assert many == one
+    assert [len(r.matches) for r in one] == [1, 1, 1, 0, 0, 0]  # WIDE only; 20 bits: SAFE
+
+
 def test_negative_bank_silences_a_known_false_positive(accord):
     accord.banks.create_bank("TVEC", actor="t")
     accord.banks.create_bank("SAFE", kind="negative", actor="t")

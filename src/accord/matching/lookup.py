@@ -84,12 +84,18 @@ class LookupService:
         best: dict[tuple[str, int], Match] = {}
         suppressed: dict[tuple[str, int], Match] = {}
         known = (plain.value, plain.quality) if plain.quality is not None else None
-        for number, view in enumerate(robust_views(image.pixels, plain=known)):
-            if view.quality < self.min_quality and number > 0:
-                continue
-            result = self.matcher.lookup(
-                "pdq", view.pdq_hex, banks_filter=banks, bypass_coinflip=bypass_coinflip
-            )
+        views = [
+            (number, view)
+            for number, view in enumerate(robust_views(image.pixels, plain=known))
+            if number == 0 or view.quality >= self.min_quality
+        ]
+        results = self.matcher.lookup_many(
+            "pdq",
+            [view.pdq_hex for _, view in views],
+            banks_filter=banks,
+            bypass_coinflip=bypass_coinflip,
+        )
+        for (number, _view), result in zip(views, results, strict=True):
             for match in result.matches:
                 key = (match.bank, match.content_id)
                 if key not in best or match.distance < best[key].distance:

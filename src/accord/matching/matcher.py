@@ -28,7 +28,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,7 +49,7 @@ from accord.matching.tables import (
     banks,
     signal_changes,
 )
-from accord.signals.base import SignalIndex, SignalType
+from accord.signals.base import IndexHit, SignalIndex, SignalType
 from accord.signals.registry import SignalRegistry
 from accord.signals.vpdq import VpdqIndex, VpdqSignal
 from accord.store.engine import Database
@@ -431,23 +431,66 @@ class Matcher:
                 hits = index.query_frames(frames, widest)
             else:
                 hits = index.query(value, widest)
-            found: list[tuple[Bank, int, float, dict[str, float]]] = []
-            for hit in hits:
-                bank_id, content_id = self._ids.get(hit.id)
-                bank = bank_by_id.get(bank_id)
-                if bank is None or not bank.enabled:
-                    continue
-                limit = (
-                    threshold
-                    if threshold is not None
-                    else bank.thresholds.get(stype.name, _configured_threshold(stype))
-                )
-                if hit.distance > limit:
-                    continue
-                found.append((bank, content_id, hit.distance, hit.detail))
+            found = self._found(hits, bank_by_id, stype, threshold)
         return self._result(
             signal_type, found, wanted, value, bypass_coinflip, with_labels=with_labels
         )
+
+    def lookup_many(
+        self,
+        signal_type: str,
+        values: Sequence[str],
+        *,
+        banks_filter: Iterable[str] | None = None,
+        bypass_coinflip: bool = False,
+        with_labels: bool = True,
+    ) -> list[LookupResult]:
+        """:meth:`lookup` of several valid values of one signal type (the PDQ views of one
+        upload), asked of the index in one call where it answers many at once."""
+        self.ensure_loaded()
+        if self._dirty:
+            self.catch_up()
+        stype = self.registry.get(signal_type)
+        wanted = set(banks_filter) if banks_filter is not None else None
+        with self._lock:
+            index = self._indexes[signal_type]
+            bank_by_id = self._banks
+            widest = self._widest(stype.name, stype)
+            many = getattr(index, "query_many", None)
+            answers = (
+                many(list(values), widest) if many else [index.query(v, widest) for v in values]
+            )
+            founds = [self._found(hits, bank_by_id, stype, None) for hits in answers]
+        return [
+            self._result(
+                signal_type, found, wanted, value, bypass_coinflip, with_labels=with_labels
+            )
+            for found, value in zip(founds, values, strict=True)
+        ]
+
+    def _found(
+        self,
+        hits: Iterable[IndexHit],
+        bank_by_id: Mapping[int, Bank],
+        stype: SignalType,
+        threshold: float | None,
+    ) -> list[tuple[Bank, int, float, dict[str, float]]]:
+        """The hits in enabled banks within each bank's threshold (or ``threshold``)."""
+        found: list[tuple[Bank, int, float, dict[str, float]]] = []
+        for hit in hits:
+            bank_id, content_id = self._ids.get(hit.id)
+            bank = bank_by_id.get(bank_id)
+            if bank is None or not bank.enabled:
+                continue
+            limit = (
+                threshold
+                if threshold is not None
+                else bank.thresholds.get(stype.name, _configured_threshold(stype))
+            )
+            if hit.distance > limit:
+                continue
+            found.append((bank, content_id, hit.distance, hit.detail))
+        return found
 
     def _result(
         self,
