@@ -12,8 +12,9 @@ Four steps, each a single pass over narrow columns except the write:
    of ``(subject_id, category)`` against the decision list, which is small;
    every other row gets the purpose's default (skipped when there are no
    decisions); DuckDB's count of written rows must equal what this implies.
-   It runs on a second cursor *while* step 4 runs, since step 4 is mostly one
-   core's work;
+   It runs on a second cursor *while* step 4 sorts and hashes, which are one
+   core's work (it starts once step 4 has read the ids, which DuckDB does on
+   every core);
 4. **merkle**: the written ``item_id`` column read back, sorted in memory
    (:func:`accord.jobs.idsort.sort_ids`) or, above :data:`IN_MEMORY_SORT_BYTES`
    of ids, by DuckDB (which spills to disk), and hashed in blocks
@@ -23,7 +24,8 @@ Four steps, each a single pass over narrow columns except the write:
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -133,9 +135,13 @@ class DuckDBEngine:
         cursor = con.cursor()
         try:
             with ThreadPoolExecutor(max_workers=1) as pool:
-                counting = pool.submit(self._count_by_reason, cursor, key)
-                root, tree_size, items, merkle_timings = self._merkle(con, part)
-                matched, count_seconds = counting.result()
+                counting: list[Future[tuple[list[tuple[bool, str, int]], float]]] = []
+
+                def start_count() -> None:
+                    counting.append(pool.submit(self._count_by_reason, cursor, key))
+
+                root, tree_size, items, merkle_timings = self._merkle(con, part, start_count)
+                matched, count_seconds = counting[0].result()
         finally:
             cursor.close()
         by_category, excluded, output = check_stats(categories, matched, spec, null_ids)
@@ -173,8 +179,14 @@ class DuckDBEngine:
         return matched, time.perf_counter() - start
 
     @staticmethod
-    def _merkle(con: Any, part: Path) -> tuple[bytes, int, int, dict[str, float]]:
-        """The root over the written ids in blocks: (root, tree size, ids, phase seconds)."""
+    def _merkle(
+        con: Any, part: Path, start_count: Callable[[], None]
+    ) -> tuple[bytes, int, int, dict[str, float]]:
+        """The root over the written ids in blocks: (root, tree size, ids, phase seconds).
+
+        ``start_count`` is called once the ids are read (DuckDB reads them on both
+        cores), so that the count by reason runs beside the sort and the hashing,
+        which are one core's work."""
         t0 = time.perf_counter()
         hasher = BlockHasher()
         ids = f"SELECT CAST(item_id AS VARCHAR) AS id FROM read_parquet({_lit(part)})"
@@ -184,12 +196,14 @@ class DuckDBEngine:
         ).fetchall()[0][0]
         if int(size or 0) <= IN_MEMORY_SORT_BYTES:
             unsorted = con.sql(ids).to_arrow_table().column(0)
+            start_count()
             t_read = time.perf_counter()
             ordered = sort_ids(unsorted)
             del unsorted
             t_sort = time.perf_counter()
             hasher.add(ordered)
         else:
+            start_count()
             t_read = t_sort = time.perf_counter()
             for batch in con.sql(f"{ids} ORDER BY id").to_arrow_reader(1 << 16):
                 hasher.add(batch.column(0))
