@@ -120,7 +120,8 @@ def test_a_plain_hash_given_by_the_caller_is_used_as_the_first_view(
     given = robust.robust_views(img, plain=(computed[0].pdq_hex, computed[0].quality))
     assert given == computed
     other = robust.robust_views(img, plain=("0" * 64, 77))
-    assert other[0] == robust.View("pdq", "0" * 64, 77) and other[1:] == computed[1:]
+    assert other[0] == robust.View("pdq", "0" * 64, 77)
+    assert other[1:] == computed[1:]
 
 
 def test_numpy_and_pil_inputs_agree(images: list[Image.Image]) -> None:
