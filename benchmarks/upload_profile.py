@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import io
 import os
 import pstats
 import tempfile
@@ -27,12 +26,12 @@ from pathlib import Path
 
 import numpy as np
 from fastapi.testclient import TestClient
-from PIL import Image
 
 from accord.api.app import create_app
 from accord.config import Settings
 from accord.keys.model import Role
 from accord.runtime import Accord
+from service import jpeg  # the upload of benchmarks/service.py (same folder)
 
 PARTS = [
     ("decode_image", "JPEG decode (Pillow)"),
@@ -46,16 +45,6 @@ PARTS = [
     ("extract", "ORB keypoints"),
     ("lookup_keypoints", "keypoint lookup"),
 ]
-
-
-def jpeg(seed: int) -> bytes:
-    """The upload of benchmarks/service.py."""
-    rng = np.random.default_rng(seed)
-    small = rng.random((8, 8, 3))
-    image = Image.fromarray((small * 255).astype("uint8")).resize((512, 512), Image.BICUBIC)
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=90)
-    return buffer.getvalue()
 
 
 def main() -> None:

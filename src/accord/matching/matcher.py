@@ -418,11 +418,7 @@ class Matcher:
         ``frames`` (vPDQ only): the query's frames as groups of PDQ hashes, for robust
         video matching (:func:`accord.matching.video.match_views`); ``value`` is then
         the plain vPDQ of the same video."""
-        self.ensure_loaded()
-        if self._dirty:
-            self.catch_up()
-        stype = self.registry.get(signal_type)
-        wanted = set(banks_filter) if banks_filter is not None else None
+        stype, wanted = self._prepare(signal_type, banks_filter)
         with self._lock:
             index = self._indexes[signal_type]
             bank_by_id = self._banks
@@ -447,11 +443,7 @@ class Matcher:
     ) -> list[LookupResult]:
         """:meth:`lookup` of several valid values of one signal type (the PDQ views of one
         upload), asked of the index in one call where it answers many at once."""
-        self.ensure_loaded()
-        if self._dirty:
-            self.catch_up()
-        stype = self.registry.get(signal_type)
-        wanted = set(banks_filter) if banks_filter is not None else None
+        stype, wanted = self._prepare(signal_type, banks_filter)
         with self._lock:
             index = self._indexes[signal_type]
             bank_by_id = self._banks
@@ -467,6 +459,16 @@ class Matcher:
             )
             for found, value in zip(founds, values, strict=True)
         ]
+
+    def _prepare(
+        self, signal_type: str, banks_filter: Iterable[str] | None
+    ) -> tuple[SignalType, set[str] | None]:
+        """Load or catch up before a lookup; the signal type and the wanted banks."""
+        self.ensure_loaded()
+        if self._dirty:
+            self.catch_up()
+        wanted = set(banks_filter) if banks_filter is not None else None
+        return self.registry.get(signal_type), wanted
 
     def _found(
         self,
