@@ -87,11 +87,6 @@ class Match(NamedTuple):
     view: str
 
 
-def _bits_to_hex(bits: NDArray[np.integer]) -> str:
-    packed = np.packbits(np.asarray(bits, dtype=np.uint8))
-    return packed.tobytes().hex()
-
-
 def hex_to_bits(pdq_hex: str) -> NDArray[np.uint8]:
     """The 32 bytes of a PDQ hex string (the form :func:`hamming` and indexes use)."""
     return np.frombuffer(bytes.fromhex(pdq_hex), dtype=np.uint8)
@@ -131,8 +126,7 @@ def _reduced(img: Image.Image, side: int) -> Image.Image:
 
 
 def _hash(buffer: NDArray[np.uint8]) -> tuple[str, int]:
-    bits, quality = pdqfast.compute(buffer)
-    return _bits_to_hex(bits), int(quality)
+    return pdqfast.hash_hex(buffer)
 
 
 def _side_runs(
@@ -364,16 +358,12 @@ def robust_views(
     if img.width < 8 or img.height < 8:
         raise InvalidMedia("an image must be at least 8 x 8 pixels", size=img.size)
     if plain is None:
-        bits, quality = pdqfast.compute(np.asarray(img))
-        plain = (_bits_to_hex(bits), int(quality))
+        plain = pdqfast.hash_hex(np.asarray(img))
     views = [View("pdq", plain[0], plain[1])]
 
     work = _reduced(img, _WORK_SIDE)
-    dihedral, dq = pdqfast.compute_dihedral(_buffer(work))
-    views.extend(
-        View(name, _bits_to_hex(h), int(dq))
-        for name, h in zip(ORIENTATIONS[1:], dihedral[1:], strict=True)
-    )
+    dihedral, dq = pdqfast.hashes_hex_dihedral(_buffer(work))
+    views.extend(View(name, h, dq) for name, h in zip(ORIENTATIONS[1:], dihedral[1:], strict=True))
 
     seen: list[tuple[int, int, int, int]] = []
 
@@ -385,11 +375,10 @@ def robust_views(
         seen.append(box)
         buf = _buffer(src, box)
         if orient_regions:
-            hashes, q = pdqfast.compute_dihedral(buf)
-            views.append(View(name, _bits_to_hex(hashes[0]), int(q)))
+            hashes, q = pdqfast.hashes_hex_dihedral(buf)
+            views.append(View(name, hashes[0], q))
             views.extend(
-                View(f"{name}:{o}", _bits_to_hex(h), int(q))
-                for o, h in zip(ORIENTATIONS[1:], hashes[1:], strict=True)
+                View(f"{name}:{o}", h, q) for o, h in zip(ORIENTATIONS[1:], hashes[1:], strict=True)
             )
         else:
             views.append(View(name, *_hash(buf)))

@@ -122,14 +122,10 @@ def _orientations(pixels: NDArray[np.uint8]) -> list[View]:
     """The 7 other orientations of a frame (mirror, flips, turns), from its 64x64 average:
     cheap (about 0.3 ms), so phase samples get them too."""
     buffer = np.asarray(Image.fromarray(pixels).resize((64, 64), Image.Resampling.BOX))
-    hashes, quality = pdqfast.compute_dihedral(buffer)
+    hashes, quality = pdqfast.hashes_hex_dihedral(buffer)
     return [
-        View(
-            f"phase:{name}",
-            np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes().hex(),
-            int(quality),
-        )
-        for name, bits in zip(ORIENTATIONS[1:], hashes[1:], strict=True)
+        View(f"phase:{name}", value, quality)
+        for name, value in zip(ORIENTATIONS[1:], hashes[1:], strict=True)
     ]
 
 
