@@ -377,26 +377,21 @@ class BankService:
         ]
         if side:  # before the feed rows, so that a matcher seeing them finds these
             conn.execute(insert(bank_keypoints), side)
-        if all(len(item.signals) == 1 for item in chunk):  # one signal an item: ids line up
-            content_ids: Sequence[int] = ids
-            types = [next(iter(item.signals)) for item in chunk]
-            values = [next(iter(item.signals.values())) for item in chunk]
-        else:
-            pairs = [
-                (cid, stype, value)
-                for cid, item in zip(ids, chunk, strict=True)
-                for stype, value in item.signals.items()
-            ]
-            content_ids = [p[0] for p in pairs]
-            types = [p[1] for p in pairs]
-            values = [p[2] for p in pairs]
+        # one row a signal, columns flattened item by item in the same order
+        content_ids = [cid for cid, item in zip(ids, chunk, strict=True) for _ in item.signals]
+        types = [stype for item in chunk for stype in item.signals]
+        values = [value for item in chunk for value in item.signals.values()]
         qualities = [
             item.qualities.get(stype) if item.qualities else None
             for item in chunk
             for stype in item.signals
         ]
         signal_ids = self._reserve_ids(conn, bank_signals.c.id, len(values))
-        by_row = {"content_id": content_ids, "signal_type": types, "value": values}
+        by_row: dict[str, Sequence[Any]] = {
+            "content_id": content_ids,
+            "signal_type": types,
+            "value": values,
+        }
         insert_columns(
             conn,
             bank_signals,
