@@ -214,3 +214,100 @@ def test_unknown_engine(accord, corpus, tmp_path):
 def test_as_of_in_the_future_is_refused(accord, corpus, tmp_path):
     with pytest.raises(InvalidInput, match="in the future"):
         accord.rights.gate(corpus, tmp_path / "out", as_of="2099-01-01")
+
+
+def _spec(tmp_path, default_allowed=True):
+    reason = "legitimate_interest" if default_allowed else "no_consent"
+    return gate_module.GateSpec(
+        corpus=tmp_path / "c.parquet",
+        out=tmp_path / "out",
+        decisions=tmp_path / "d.parquet",
+        purpose=AI,
+        as_of="x",
+        default_allowed=default_allowed,
+        default_reason=reason,
+    )
+
+
+def test_only_the_groups_the_totals_cannot_give_are_counted(tmp_path):
+    spec = _spec(tmp_path)
+    objection, signal, consent = (False, "objection"), (False, "signal"), (True, "consent")
+    # one kind of denial: the rows it matched are the rows not written
+    assert gate_module.counted_groups(spec, {objection: 600}) == []
+    assert gate_module.derive_counts(spec, {objection: 600}, {}, 100, 70) == [
+        (False, "objection", 30)
+    ]
+    # two kinds: the one with fewer decisions is counted, the other follows
+    groups = {objection: 600, signal: 60, consent: 6}
+    assert gate_module.counted_groups(spec, groups) == [signal, consent]
+    counted = {signal: 4, consent: 2}
+    assert gate_module.derive_counts(spec, groups, counted, 100, 70) == [
+        (False, "objection", 26),
+        (False, "signal", 4),
+        (True, "consent", 2),
+    ]
+    # under consent the denials that differ from the default are all counted; the
+    # opt-ins (the other side, one group) follow from the rows written
+    consent_spec = _spec(tmp_path, default_allowed=False)
+    groups = {consent: 12, objection: 6}
+    assert gate_module.counted_groups(consent_spec, groups) == [objection]
+    assert gate_module.derive_counts(consent_spec, groups, {objection: 3}, 100, 9) == [
+        (False, "objection", 3),
+        (True, "consent", 9),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("counted", "total", "written"),
+    [
+        ({(False, "signal"): 40, (True, "consent"): 0}, 100, 70),  # signal rows > excluded
+        ({(False, "signal"): 10, (True, "consent"): 80}, 100, 70),  # opted-in rows > written
+    ],
+)
+def test_counts_that_do_not_add_up_are_refused(tmp_path, counted, total, written):
+    spec = _spec(tmp_path)
+    groups = {(False, "objection"): 600, (False, "signal"): 60, (True, "consent"): 6}
+    with pytest.raises(InvalidInput, match="do not add up"):
+        gate_module.derive_counts(spec, groups, counted, total, written)
+
+
+def test_consent_basis_with_an_objection_counts_both_reasons(accord, clock, corpus, tmp_path):
+    accord.rights.consent("cat", "personalised_ads")
+    accord.rights.consent("dan", "personalised_ads", "posts")
+    accord.rights.object("ann", "personalised_ads", "posts")
+    clock.advance(timedelta(minutes=1))
+    m = accord.rights.gate(corpus, tmp_path / "out", purpose="personalised_ads")
+    rows = read_output(tmp_path / "out")
+    assert sorted({(r["subject_id"], r["category"]) for r in rows if r["subject_id"] == "dan"}) == [
+        ("dan", "posts")
+    ]
+    assert len(rows) == m["output_count"] == 7
+    assert m["excluded_by_reason"] == {"no_consent": 16, "objection": 1}
+
+
+def test_a_corpus_changed_during_the_run_is_refused(accord, corpus, tmp_path, monkeypatch):
+    import os
+
+    from accord.jobs.engines import duckdb_engine
+
+    real = duckdb_engine.DuckDBEngine._count_groups
+
+    def count_then_touch(cursor, key, groups):
+        result = real(cursor, key, groups)
+        st = corpus.stat()
+        os.utime(corpus, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # rewritten meanwhile
+        return result
+
+    monkeypatch.setattr(duckdb_engine.DuckDBEngine, "_count_groups", staticmethod(count_then_touch))
+    with pytest.raises(InvalidInput, match="changed while the gate read it"):
+        accord.rights.gate(corpus, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_ids_that_are_not_text_are_hashed_as_their_text(accord, write_corpus, tmp_path):
+    rows = make_rows(["ann", "ben"])
+    for number, row in enumerate(rows):
+        row["item_id"] = 1000 - number * 7  # integers: read back through DuckDB's cast
+    m = accord.rights.gate(write_corpus(rows), tmp_path / "out")
+    ids = sorted(str(r["item_id"]).encode() for r in rows)
+    assert m["merkle"]["root"] == reference_block_root(ids).hex()

@@ -46,6 +46,8 @@ __all__ = [
     "GateSpec",
     "check_columns",
     "corpus_format",
+    "counted_groups",
+    "derive_counts",
     "get_engine",
     "run_gate",
 ]
@@ -170,6 +172,60 @@ def check_stats(
         else:
             excluded[str(reason)] = excluded.get(str(reason), 0) + count
     return by_category, dict(sorted(excluded.items())), output
+
+
+Group = tuple[bool, str]  # (allowed, reason) of a decision
+
+
+def counted_groups(spec: GateSpec, groups: Mapping[Group, int]) -> list[Group]:
+    """The decision groups whose rows must be counted; the others follow from two totals.
+
+    ``groups`` maps each ``(allowed, reason)`` of the decision list to its number
+    of decisions. The write tells how many rows were allowed, the check how many
+    there were: on the default's side the rows no decision matched are what is
+    left after that side's other groups, and on the other side one group (the
+    one with the most decisions, most likely the most rows) is what is left after
+    the rest. Under legitimate interest with one kind of denial nothing is counted.
+    """
+    other = [g for g in groups if g[0] != spec.default_allowed]
+    largest = max(other, key=lambda g: (groups[g], g)) if other else None
+    return sorted(g for g in groups if g != largest)
+
+
+def derive_counts(
+    spec: GateSpec,
+    groups: Mapping[Group, int],
+    counted: Mapping[Group, int],
+    total: int,
+    written: int,
+) -> list[tuple[bool, str, int]]:
+    """Rows per decision group, ``(allowed, reason, rows)``: the counted ones and the one derived.
+
+    ``total`` rows were read and ``written`` were allowed. A derived count below
+    zero, or a side whose groups are all counted but do not add up, means the
+    corpus changed between the passes: refused.
+    """
+    allowed_rows = {True: written, False: total - written}
+    matched = [(g[0], g[1], int(counted.get(g, 0))) for g in sorted(counted)]
+    other_side = not spec.default_allowed
+    missing = [g for g in groups if g not in counted and g[0] == other_side]
+    side_counted = sum(n for (allowed, _), n in counted.items() if allowed == other_side)
+    rest = allowed_rows[other_side] - side_counted
+    if missing:
+        (group,) = missing  # counted_groups leaves out one group at most
+        matched.append((group[0], group[1], rest))
+    elif rest:
+        rest = -1  # the other side is fully counted and must add up
+    default_rest = allowed_rows[spec.default_allowed] - sum(
+        n for (allowed, _), n in counted.items() if allowed == spec.default_allowed
+    )
+    if rest < 0 or default_rest < 0:
+        raise InvalidInput(
+            f"the gate's counts do not add up ({total} rows read, {written} written); the "
+            "corpus changed while it was read?",
+            corpus=str(spec.corpus),
+        )
+    return sorted(matched)
 
 
 def get_engine(name: str) -> GateEngine:

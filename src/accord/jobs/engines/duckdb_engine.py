@@ -8,31 +8,40 @@ Four steps, each a single pass over narrow columns except the write:
    read for it;
 2. **write**: the allowed rows, unchanged (anti-join against the denials, or
    semi-join against the opt-ins), to ``work/data/part-0.parquet``;
-3. **count**: rows matched by a decision, per (allowed, reason): an inner join
-   of ``(subject_id, category)`` against the decision list, which is small;
-   every other row gets the purpose's default (skipped when there are no
-   decisions); DuckDB's count of written rows must equal what this implies.
-   It runs on a second cursor *while* step 4 sorts and hashes, which are one
-   core's work (it starts once step 4 has read the ids, which DuckDB does on
-   every core);
-4. **merkle**: the written ``item_id`` column read back, sorted in memory
-   (:func:`accord.jobs.idsort.sort_ids`) or, above :data:`IN_MEMORY_SORT_BYTES`
-   of ids, by DuckDB (which spills to disk), and hashed in blocks
-   (:class:`accord.jobs.merkle.BlockHasher`).
+3. **count**: rows matched by the decisions that the totals do not give
+   (:func:`accord.jobs.gate.counted_groups`): the check gives the rows read and
+   the write the rows allowed, so one group on each side follows from the
+   others; with one kind of denial nothing is counted. The rest is an inner
+   join of ``(subject_id, category)`` against those decisions, which are few.
+   It runs on a second cursor *while* step 4 reads, sorts and hashes, which are
+   one core's work; the corpus files' sizes and times must be the same after it
+   as before the check;
+4. **merkle**: the written ``item_id`` column read back (by pyarrow, on one
+   core), sorted in memory (:func:`accord.jobs.idsort.sort_ids`) or, above
+   :data:`IN_MEMORY_SORT_BYTES` of ids, by DuckDB (which spills to disk), and
+   hashed in blocks (:class:`accord.jobs.merkle.BlockHasher`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from accord.errors import InvalidInput
-from accord.jobs.gate import EngineResult, GateSpec, check_columns, check_stats
+from accord.jobs.gate import (
+    EngineResult,
+    GateSpec,
+    check_columns,
+    check_stats,
+    counted_groups,
+    derive_counts,
+)
 from accord.jobs.idsort import sort_ids
 from accord.jobs.merkle import BlockHasher
 
@@ -94,6 +103,7 @@ class DuckDBEngine:
     def _run(self, con: Any, spec: GateSpec, work: Path) -> EngineResult:
         t0 = time.perf_counter()
         con.execute(f"CREATE VIEW corpus AS SELECT * FROM {_source(spec)}")
+        before = _fingerprint(spec.corpus)
         columns = [row[0] for row in con.execute("DESCRIBE corpus").fetchall()]
         check_columns(columns, spec.corpus)
         con.execute(
@@ -129,26 +139,31 @@ class DuckDBEngine:
             f"TO {_lit(part)} (FORMAT parquet, COMPRESSION zstd)"
         ).fetchall()[0][0]
         t2 = time.perf_counter()
-        # Counting by reason (DuckDB, on its own cursor) runs while this thread sorts and
-        # hashes the written ids (numpy and hashlib, which release the GIL): the sort is
-        # one core's work, so the count mostly fills the other.
+        groups = {
+            (bool(r[0]), str(r[1])): int(r[2])
+            for r in con.execute(
+                "SELECT allowed, reason, count(*) FROM decisions GROUP BY ALL"
+            ).fetchall()
+        }
+        to_count = counted_groups(spec, groups)
+        # Counting the groups that the totals do not give (DuckDB, on its own cursor) runs
+        # while this thread reads back, sorts and hashes the written ids (pyarrow, numpy
+        # and hashlib, which release the GIL): that is one core's work, so the count
+        # mostly fills the other.
         cursor = con.cursor()
         try:
             with ThreadPoolExecutor(max_workers=1) as pool:
-                counting: list[Future[tuple[list[tuple[bool, str, int]], float]]] = []
-
-                def start_count() -> None:
-                    counting.append(pool.submit(self._count_by_reason, cursor, key))
-
-                root, tree_size, items, merkle_timings = self._merkle(con, part, start_count)
-                matched, count_seconds = counting[0].result()
+                counting = pool.submit(self._count_groups, cursor, key, to_count)
+                root, tree_size, items, merkle_timings = self._merkle(con, part)
+                counted, count_seconds = counting.result()
         finally:
             cursor.close()
+        total = sum(n for _, n in categories)
+        matched = derive_counts(spec, groups, counted, total, int(written))
         by_category, excluded, output = check_stats(categories, matched, spec, null_ids)
-        if int(written) != output:
+        if _fingerprint(spec.corpus) != before:
             raise InvalidInput(
-                f"the gate wrote {written} rows but counted {output}; the corpus changed "
-                "while it was read?",
+                f"corpus {spec.corpus} changed while the gate read it; run the gate again",
                 corpus=str(spec.corpus),
             )
         if items != output:
@@ -164,47 +179,43 @@ class DuckDBEngine:
         return EngineResult(by_category, excluded, output, root.hex(), tree_size, timings)
 
     @staticmethod
-    def _count_by_reason(cursor: Any, key: str) -> tuple[list[tuple[bool, str, int]], float]:
-        """Rows matched by a decision, per (allowed, reason), and the seconds it took."""
+    def _count_groups(
+        cursor: Any, key: str, groups: list[tuple[bool, str]]
+    ) -> tuple[dict[tuple[bool, str], int], float]:
+        """Rows matched by the decisions of ``groups``, per group, and the seconds it took."""
         start = time.perf_counter()
-        matched: list[tuple[bool, str, int]] = []
-        if cursor.execute("SELECT count(*) FROM decisions").fetchall()[0][0]:
-            matched = [
-                (bool(r[0]), str(r[1]), int(r[2]))
-                for r in cursor.execute(
-                    "SELECT d.allowed, d.reason, count(*) "
-                    f"FROM corpus c JOIN decisions d ON {key} GROUP BY ALL"
-                ).fetchall()
-            ]
-        return matched, time.perf_counter() - start
+        counted = dict.fromkeys(groups, 0)
+        if groups:
+            wanted = " OR ".join(
+                f"(allowed = {'true' if allowed else 'false'} AND reason = {_lit(reason)})"
+                for allowed, reason in groups
+            )
+            for allowed, reason, rows in cursor.execute(
+                "SELECT d.allowed, d.reason, count(*) FROM corpus c "
+                f"JOIN (SELECT * FROM decisions WHERE {wanted}) d ON {key} GROUP BY ALL"
+            ).fetchall():
+                counted[(bool(allowed), str(reason))] = int(rows)
+        return counted, time.perf_counter() - start
 
     @staticmethod
-    def _merkle(
-        con: Any, part: Path, start_count: Callable[[], None]
-    ) -> tuple[bytes, int, int, dict[str, float]]:
-        """The root over the written ids in blocks: (root, tree size, ids, phase seconds).
-
-        ``start_count`` is called once the ids are read (DuckDB reads them on both
-        cores), so that the count by reason runs beside the sort and the hashing,
-        which are one core's work."""
+    def _merkle(con: Any, part: Path) -> tuple[bytes, int, int, dict[str, float]]:
+        """The root over the written ids in blocks: (root, tree size, ids, phase seconds)."""
         t0 = time.perf_counter()
         hasher = BlockHasher()
-        ids = f"SELECT CAST(item_id AS VARCHAR) AS id FROM read_parquet({_lit(part)})"
         size = con.execute(  # from the file's footer: no data is read for it
             "SELECT sum(total_uncompressed_size) "
             f"FROM parquet_metadata({_lit(part)}) WHERE path_in_schema = 'item_id'"
         ).fetchall()[0][0]
         if int(size or 0) <= IN_MEMORY_SORT_BYTES:
-            unsorted = con.sql(ids).to_arrow_table().column(0)
-            start_count()
+            unsorted = _read_ids(con, part)
             t_read = time.perf_counter()
             ordered = sort_ids(unsorted)
             del unsorted
             t_sort = time.perf_counter()
             hasher.add(ordered)
         else:
-            start_count()
             t_read = t_sort = time.perf_counter()
+            ids = f"SELECT CAST(item_id AS VARCHAR) AS id FROM read_parquet({_lit(part)})"
             for batch in con.sql(f"{ids} ORDER BY id").to_arrow_reader(1 << 16):
                 hasher.add(batch.column(0))
         root = hasher.root()
@@ -220,3 +231,23 @@ class DuckDBEngine:
                 "merkle: hash": t_end - t_sort,
             },
         )
+
+
+def _read_ids(con: Any, part: Path) -> pa.ChunkedArray:
+    """The written ``item_id`` column as strings.
+
+    String ids are read by pyarrow on this thread (about 60 % of the CPU that
+    DuckDB's read and conversion to Arrow take, and one core, so the count keeps
+    the other); ids of other types are cast to text by DuckDB, as the count and
+    the Spark engine see them."""
+    field = pq.read_schema(part).field("item_id")
+    if field.type in (pa.string(), pa.large_string()):
+        return pq.read_table(part, columns=["item_id"], use_threads=False).column(0)
+    ids = f"SELECT CAST(item_id AS VARCHAR) AS id FROM read_parquet({_lit(part)})"
+    return con.sql(ids).to_arrow_table().column(0)
+
+
+def _fingerprint(corpus: Path) -> list[tuple[str, int, int]]:
+    """Name, size and modification time of each corpus file: a change between passes is refused."""
+    files = sorted(p for p in corpus.iterdir() if p.is_file()) if corpus.is_dir() else [corpus]
+    return [(p.name, (st := p.stat()).st_size, st.st_mtime_ns) for p in files]
