@@ -138,7 +138,7 @@ def _sort_matrix(matrix: np.ndarray) -> np.ndarray:
     # one np.sort of the packed keys both orders the rows and (low bits) says which is where
     key, column = _pack(matrix, index_bits)
     key.sort(kind=_sort_kind(key))
-    order = (key & np.uint64((1 << index_bits) - 1)).astype(np.intp)
+    where = None
     if column < width:  # rows equal on the packed columns are ordered by the bytes after them
         ranked = key >> np.uint64(index_bits)
         tied = np.flatnonzero(ranked[1:] == ranked[:-1])
@@ -147,11 +147,16 @@ def _sort_matrix(matrix: np.ndarray) -> np.ndarray:
             breaks = np.ones(where.size, dtype=bool)  # a run: contiguous positions, one key
             breaks[1:] = (where[1:] != where[:-1] + 1) | (ranked[where[1:]] != ranked[where[:-1]])
             run = np.cumsum(breaks)
-            members = order[where]
-            rows = matrix[members]
-            words = [_word(rows, s) for s in reversed(range(column, width, 8))]
-            # np.lexsort sorts by its last key first: the run, then the bytes left to right
-            order[where] = members[np.lexsort((*words, run))]
+        del ranked
+    # the low bits are the rows in sorted order: masked in place, no copy of n keys
+    np.bitwise_and(key, np.uint64((1 << index_bits) - 1), out=key)
+    order = key.view(np.int64)
+    if where is not None:
+        members = order[where]
+        rows = matrix[members]
+        words = [_word(rows, s) for s in reversed(range(column, width, 8))]
+        # np.lexsort sorts by its last key first: the run, then the bytes left to right
+        order[where] = members[np.lexsort((*words, run))]
     sorted_matrix: np.ndarray = np.take(matrix, order, axis=0)
     return sorted_matrix
 
