@@ -48,6 +48,7 @@ __all__ = [
     "corpus_format",
     "counted_groups",
     "derive_counts",
+    "fsync_path",
     "get_engine",
     "run_gate",
 ]
@@ -273,16 +274,13 @@ def manifest_of(spec: GateSpec, result: EngineResult) -> dict[str, Any]:
 def _fsync_tree(root: Path) -> None:
     for folder, _dirs, files in os.walk(root):
         for name in files:
-            fd = os.open(os.path.join(folder, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        _fsync_dir(Path(folder))
+            fsync_path(Path(folder) / name)
+        fsync_path(Path(folder))
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
+def fsync_path(path: Path) -> None:
+    """Flush a file's or a folder's data to disk."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
@@ -321,7 +319,7 @@ def run_gate(
         if before_publish is not None:
             before_publish(work)
         os.rename(work, out)
-        _fsync_dir(out.parent)
+        fsync_path(out.parent)
     except BaseException:
         with contextlib.suppress(OSError):
             shutil.rmtree(work)

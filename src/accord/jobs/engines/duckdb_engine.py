@@ -24,7 +24,6 @@ Four steps, each a single pass over narrow columns except the write:
 
 from __future__ import annotations
 
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -42,6 +41,7 @@ from accord.jobs.gate import (
     check_stats,
     counted_groups,
     derive_counts,
+    fsync_path,
 )
 from accord.jobs.idsort import sort_ids
 from accord.jobs.merkle import BlockHasher
@@ -156,7 +156,7 @@ class DuckDBEngine:
             with ThreadPoolExecutor(max_workers=2) as pool:
                 # the written file goes to disk meanwhile too (the publish step's fsync
                 # then finds it clean): waiting on the disk is no core's work
-                syncing = pool.submit(_fsync, part)
+                syncing = pool.submit(fsync_path, part)
                 counting = pool.submit(self._count_groups, cursor, key, to_count)
                 root, tree_size, items, merkle_timings = self._merkle(con, part)
                 counted, count_seconds = counting.result()
@@ -250,14 +250,6 @@ def _read_ids(con: Any, part: Path) -> pa.ChunkedArray:
         return pq.read_table(part, columns=["item_id"], use_threads=False).column(0)
     ids = f"SELECT CAST(item_id AS VARCHAR) AS id FROM read_parquet({_lit(part)})"
     return con.sql(ids).to_arrow_table().column(0)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _fingerprint(corpus: Path) -> list[tuple[str, int, int]]:
