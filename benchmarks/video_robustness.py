@@ -46,10 +46,13 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 import av
+import faiss
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from accord.matching import transforms
+from accord.matching import video_keypoints as vk
+from accord.matching.keypoints import MIN_INLIERS
 from accord.matching.video import frame_views, match_views, view_groups, vpdq_of
 from accord.signals.media import MediaLimits, open_video
 from accord.signals.vpdq import VpdqIndex, VpdqSignal
@@ -256,9 +259,19 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="4 + 4 videos instead of 8 + 8")
     parser.add_argument("--videos", type=int, default=None, help="banked videos (as many unbanked)")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--families",
+        default=None,
+        help=f"comma-separated subset of the families (all: {','.join(FAMILIES)})",
+    )
     args = parser.parse_args()
     half = args.videos or (4 if args.quick else 8)
+    families = tuple(args.families.split(",")) if args.families else FAMILIES
+    unknown = set(families) - set(FAMILIES)
+    if unknown:
+        sys.exit(f"unknown families: {', '.join(sorted(unknown))}")
     rng = np.random.default_rng(args.seed)
+    faiss.omp_set_num_threads(1)  # the service's default (ACCORD_THREADS)
 
     t0 = time.perf_counter()
     photos = robustness.fetch_photographs()
@@ -294,17 +307,32 @@ def main() -> None:
     plain_index = VpdqIndex(plain_signal, 31)
     accord_index = VpdqIndex(accord_signal, 31)
     values = []
+    blobs = []
+    bank_seconds = 0.0
     for i in range(half):
         with open_video(encode(video(i)), LIMITS) as decoded:
             values.append(plain_signal.hash_video(decoded).value)
+            s = time.perf_counter()
+            blobs.append(vk.pack_video(vk.bank_keyframes(decoded)))
+            bank_seconds += time.perf_counter() - s
     plain_index.add(list(range(half)), values)
     accord_index.add(list(range(half)), values)
+    kp_index = vk.VideoKeypointIndex()
+    kp_index.add(list(range(half)), blobs)
+    keyframes = [len(vk.unpack_video(b)) for b in blobs]
     print(
         f"{len(photos)} photographs -> {len(tiles)} tiles -> {2 * half} videos "
         f"({half} banked, {half} not), {CODEC}, {W}x{H} at {FPS} fps, "
         f"{min(len(v.splitlines()) for v in values)}-{max(len(v.splitlines()) for v in values)} "
         "banked frames "
         f"each; set up in {time.perf_counter() - t0:.0f}s",
+        flush=True,
+    )
+    print(
+        f"banked keypoints: {min(keyframes)}-{max(keyframes)} keyframes a video, "
+        f"{np.mean([len(b) for b in blobs]) / 1024:.1f} KiB a video on average "
+        f"({min(len(b) for b in blobs) / 1024:.1f}-{max(len(b) for b in blobs) / 1024:.1f}), "
+        f"{bank_seconds / half * 1000:.0f} ms a video to extract",
         flush=True,
     )
 
@@ -322,11 +350,18 @@ def main() -> None:
     phases = Method("+ phases")
     views = Method("+ phases + views")
     wide = Method(f"same, frames <= {WIDE}")
+    kp = Method("+ keypoints")
+    kp_asked = 0
+    kp_chains: dict[str, list[tuple[int, int, float, float]]] = {}  # banked: frames, q, shares
+    unrelated_frame_inliers: list[int] = []  # per unbanked query frame: most inliers, any video
+    unrelated_chain = [0] * 5  # unbanked queries whose best chain at >= 12 reaches 1..5+
     for i in range(2 * half):
         print(f"  querying video {i + 1}/{2 * half}", file=sys.stderr, flush=True)
         frames = video(i)
         truth = i if i < half else None
         for fi, family in enumerate(FAMILIES):
+            if family not in families:
+                continue
             qrng = np.random.default_rng([args.seed, i, fi])
             data = query_bytes(family, frames, qrng, [args.seed, i, fi], filler_for(i * 100 + fi))
 
@@ -355,10 +390,44 @@ def main() -> None:
             views_before = views.seconds
             s = time.perf_counter()
             with open_video(data, LIMITS) as decoded:
-                fv = frame_views(decoded, accord_signal)
+                fv = frame_views(decoded, accord_signal, keep=vk.MAX_QUERY_FRAMES)
             hits = match_views(accord_index, fv, accord_signal.min_quality)
             views.seconds += time.perf_counter() - s
             views.record(family, truth, [h.id for h in hits])
+
+            # what the service does: views, then (no video matched) keypoints
+            s = time.perf_counter()
+            found = [h.id for h in hits]
+            query_kf: list[vk.Keyframe] = []
+            if not found:
+                kp_asked += 1
+                query_kf = vk.query_keyframes(
+                    [(f.timestamp, f.pixels) for f in fv if f.pixels is not None]
+                )
+                found = [h.id for h in kp_index.query(query_kf, MIN_INLIERS)]
+            kp.seconds += views.seconds - views_before + time.perf_counter() - s
+            kp.record(family, truth, found)
+            if query_kf:  # diagnostics (not timed): per frame and per chain, every video
+                all_pairs = kp_index.pairs(query_kf, 0)
+                if truth is None:
+                    per_frame: dict[float, int] = {}
+                    for pairs in all_pairs.values():
+                        for q, _b, n in pairs:
+                            per_frame[q] = max(per_frame.get(q, 0), n)
+                    unrelated_frame_inliers += [per_frame.get(f.time, 0) for f in query_kf]
+                    longest = max(
+                        (
+                            len(vk.chain((q, b) for q, b, n in pairs if n >= MIN_INLIERS))
+                            for pairs in all_pairs.values()
+                        ),
+                        default=0,
+                    )
+                    if longest:
+                        unrelated_chain[min(longest, 5) - 1] += 1
+                else:
+                    mine = [p for p in all_pairs.get(truth, []) if p[2] >= MIN_INLIERS]
+                    _ok, best, qs, bs = vk.decide(mine, len(query_kf), keyframes[truth])
+                    kp_chains.setdefault(family, []).append((len(best), len(query_kf), qs, bs))
             s = time.perf_counter()
             hits = match_views(accord_index, fv, accord_signal.min_quality, threshold=WIDE)
             wide.seconds += views.seconds - views_before + time.perf_counter() - s
@@ -371,14 +440,14 @@ def main() -> None:
                 for t in TAIL:
                     tail_near[t] += int((dist <= t).sum())
             assert vpdq_of(fv, accord_signal).value == value, "vpdq_of differs from hash_video"
-            for m in (hma, rule, phases, views, wide):
+            for m in (hma, rule, phases, views, wide, kp):
                 m.queries += 1
 
-    methods = (hma, rule, phases, views, wide)
+    methods = (hma, rule, phases, views, wide, kp)
     print()
     print("recall of banked queries (%), 1 query per video and family")
     print(f"{'family':>12}  " + "  ".join(f"{m.name:>20}" for m in methods))
-    for fam in (*FAMILIES, None):
+    for fam in (*families, None):
         print(
             f"{fam or 'overall':>12}  "
             + "  ".join(f"{m.recall(fam) * 100:>20.1f}" for m in methods)
@@ -399,8 +468,24 @@ def main() -> None:
     print(
         f"{'accord':>12}  " + "  ".join(f"{r:>7.2f}" for r in rates) + f"  ({tail_pairs:,} pairs)"
     )
+    print()
     print(
-        f"\n{hma.queries} queries per method ({half} banked videos x {len(FAMILIES)} families, "
+        f"keypoint stage: asked on {kp_asked} of {kp.queries} queries; "
+        f"{len(unrelated_frame_inliers)} unbanked query frames verified against every video"
+    )
+    hist = np.bincount(np.minimum(unrelated_frame_inliers, 20), minlength=21)
+    print("unbanked query frames by most inliers against any banked keyframe (20: 20 or more)")
+    print("  " + "  ".join(f"{k}:{int(n)}" for k, n in enumerate(hist) if n))
+    print(
+        f"unbanked queries whose longest in-order chain (frames >= {MIN_INLIERS} inliers) is "
+        + ", ".join(f"{k + 1}{'+' if k == 4 else ''}: {n}" for k, n in enumerate(unrelated_chain))
+    )
+    print("banked queries at the keypoint stage: (chain frames / query frames, query%, bank%)")
+    for fam, rows in kp_chains.items():
+        cells = " ".join(f"{c}/{n},{q:.0f},{b:.0f}" for c, n, q, b in rows)
+        print(f"  {fam:>10}: {cells}")
+    print(
+        f"\n{hma.queries} queries per method ({half} banked videos x {len(families)} families, "
         f"as many unbanked); {time.perf_counter() - t0:.0f}s in all"
     )
 

@@ -75,6 +75,9 @@ class FrameViews:
     timestamp: float
     views: tuple[View, ...]
     between: tuple[View, ...] = ()
+    pixels: NDArray[np.uint8] | None = None
+    """The frame itself (RGB), kept by :func:`frame_views` with ``keep`` for the keypoint
+    stage (:mod:`accord.matching.video_keypoints`); ``None`` when not kept."""
 
     @property
     def plain(self) -> VpdqFrame:
@@ -84,17 +87,27 @@ class FrameViews:
 
 
 def frame_views(
-    video: DecodedVideo, signal: VpdqSignal, *, phases: int = 4, views: bool = True
+    video: DecodedVideo,
+    signal: VpdqSignal,
+    *,
+    phases: int = 4,
+    views: bool = True,
+    keep: int = 0,
 ) -> list[FrameViews]:
     """The frames vPDQ samples from ``video`` with their views, in one decode.
 
     The video is sampled ``phases`` times per vPDQ interval; the samples that
     vPDQ itself takes (the first frame at or after each multiple of ``1/fps``)
     get robust views (with ``views``), the others their plain PDQ (and, with
-    ``views``, their orientations)."""
+    ``views``, their orientations). ``keep``: the pixels of about that many of
+    the frames vPDQ samples (between ``keep`` and ``2 * keep``, evenly spaced) stay
+    in ``FrameViews.pixels``, for the keypoint stage, so memory stays bounded
+    however long the video."""
     if phases < 1:
         raise InvalidInput(f"phases must be at least 1, not {phases}", phases=phases)
     out: list[FrameViews] = []
+    kept: dict[int, NDArray[np.uint8]] = {}  # index in ``out`` -> pixels
+    stride = 1
     step = 1.0 / signal.fps
     next_time = 0.0
     pending: list[View] = []
@@ -108,6 +121,11 @@ def frame_views(
             found = robust_views(frame.pixels) if views else []
             if not found:
                 found = [View("pdq", *pdq_hash_pixels(frame.pixels))]
+            if keep > 0 and len(out) % stride == 0:
+                kept[len(out)] = frame.pixels
+                if len(kept) > 2 * keep:  # thin to every other one kept: memory stays bounded
+                    stride *= 2
+                    kept = {i: p for i, p in kept.items() if i % stride == 0}
             out.append(FrameViews(frame.number, frame.timestamp, tuple(found)))
         else:
             pending.append(View("phase", *pdq_hash_pixels(frame.pixels)))
@@ -115,6 +133,8 @@ def frame_views(
                 pending.extend(_orientations(frame.pixels))
     if out:
         out[-1] = replace(out[-1], between=tuple(pending))
+    for i, pixels in kept.items():
+        out[i] = replace(out[i], pixels=pixels)
     return out
 
 
