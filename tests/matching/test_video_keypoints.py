@@ -156,7 +156,8 @@ def test_remove_and_replace() -> None:
 def test_service_banks_keyframes_and_matches_a_cropped_copy(accord) -> None:
     accord.banks.create_bank("TVEC", actor="t")
     hashed, points = accord.lookups.hash_to_bank(ContentType.VIDEO, _encode(ORIGINAL))
-    assert points is not None and vk.is_video_features(points)
+    assert points is not None
+    assert vk.is_video_features(points)
     content = accord.banks.add_hashed("TVEC", hashed, source="s", actor="t", keypoints=points)
     other_hashed, other_points = accord.lookups.hash_to_bank(ContentType.VIDEO, _encode(_shots(2)))
     accord.banks.add_hashed("TVEC", other_hashed, source="s", actor="t", keypoints=other_points)
