@@ -41,6 +41,7 @@ from PIL import Image
 from accord.errors import InvalidInput
 from accord.matching.model import Match
 from accord.matching.robust import ORIENTATIONS, View, robust_views
+from accord.matching.video_bars import StillBorder, border_views
 from accord.signals import pdqfast
 from accord.signals.base import Hashed, IndexHit
 from accord.signals.pdq import pdq_hash_pixels
@@ -93,6 +94,7 @@ def frame_views(
     phases: int = 4,
     views: bool = True,
     keep: int = 0,
+    bars: bool = True,
 ) -> list[FrameViews]:
     """The frames vPDQ samples from ``video`` with their views, in one decode.
 
@@ -102,7 +104,10 @@ def frame_views(
     ``views``, their orientations). ``keep``: the pixels of about that many of
     the frames vPDQ samples (between ``keep`` and ``2 * keep``, evenly spaced) stay
     in ``FrameViews.pixels``, for the keypoint stage, so memory stays bounded
-    however long the video."""
+    however long the video. With ``views`` and ``bars``, a border that stays still
+    over the whole video (bars, padding, a template, a rotation's corners:
+    :mod:`accord.matching.video_bars`) adds its views to every vPDQ frame; that
+    takes a second decode, only for videos that have such a border."""
     if phases < 1:
         raise InvalidInput(f"phases must be at least 1, not {phases}", phases=phases)
     out: list[FrameViews] = []
@@ -111,6 +116,7 @@ def frame_views(
     step = 1.0 / signal.fps
     next_time = 0.0
     pending: list[View] = []
+    still = StillBorder()
     for frame in video.frames(signal.fps * phases, max_side=FRAME_MAX_SIDE):
         if frame.timestamp + 1e-6 >= next_time:  # the frame vPDQ samples
             while next_time <= frame.timestamp + 1e-6:
@@ -119,6 +125,8 @@ def frame_views(
                 out[-1] = replace(out[-1], between=tuple(pending))
             pending = []
             found = robust_views(frame.pixels) if views else []
+            if views and bars:
+                still.add(frame.pixels)
             if not found:
                 found = [View("pdq", *pdq_hash_pixels(frame.pixels))]
             if keep > 0 and len(out) % stride == 0:
@@ -135,6 +143,14 @@ def frame_views(
         out[-1] = replace(out[-1], between=tuple(pending))
     for i, pixels in kept.items():
         out[i] = replace(out[i], pixels=pixels)
+    border = still.estimate() if views and bars else None
+    if border is not None:
+        where = {f.number: i for i, f in enumerate(out)}
+        for frame in video.frames(signal.fps, max_side=FRAME_MAX_SIDE):
+            at = where.get(frame.number)
+            if at is not None:
+                extra = tuple(border_views(frame.pixels, border))
+                out[at] = replace(out[at], views=out[at].views + extra)
     return out
 
 
