@@ -69,7 +69,7 @@ def test_pack_round_trip_and_storage() -> None:
     assert frames[0].time == 0.0
     assert vk.pack_video(frames) == blob
     assert vk.is_video_features(blob)
-    assert len(blob) < 12_000 * len(frames)  # at most 256 keypoints of 36 bytes a keyframe
+    assert len(blob) < 2 * 9_300 * len(frames)  # at most 256 keypoints of 36 bytes a side
 
 
 @pytest.mark.parametrize(
@@ -194,3 +194,11 @@ def _png() -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(ORIGINAL[0]).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def test_a_long_video_keeps_a_bounded_number_of_keyframes(monkeypatch) -> None:
+    monkeypatch.setattr(vk, "MAX_BANK_KEYFRAMES", 4)
+    with open_video(_encode(ORIGINAL + ORIGINAL), MediaLimits()) as video:
+        frames = vk.bank_keyframes(video)
+    assert 2 <= len(frames) <= 4
+    assert frames[-1].time >= 8.0  # spread over the whole video, not the first seconds

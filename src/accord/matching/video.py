@@ -15,6 +15,11 @@ Data flow::
     DecodedVideo ──► frames sampled 4x the vPDQ rate (max side 512), decoded once
       the frames vPDQ samples ─► robust_views ─► FrameViews.views (views[0] = plain PDQ)
       the 3 in between        ─► plain PDQ + 7 orientations ─► FrameViews.between
+      the frames vPDQ samples ─► StillBorder (what never moves: bars, a template, a
+                                 rotation's corners) ─► with a border, a second decode adds
+                                 its views (``bars`` ...) to every frame (video_bars)
+      with ``keep``: up to 2 x keep of them, inside the border ─► FrameViews.pixels, for
+                                 the keypoint stage (accord.matching.video_keypoints)
     FrameViews ──► vpdq_of: the plain vPDQ signal (identical to VpdqSignal.hash_video)
                └─► stages: groups of hashes per distinct usable frame, asked in turn
                    (plain frames; + phase samples; + views), each only while no
@@ -23,9 +28,10 @@ Data flow::
     when any hash of its group is within the threshold of one of the video's
     frames; then the vPDQ rule (shares of query and bank frames) decides.
 
-Cost: one decode; a robust view set (~25 ms) per vPDQ frame and three plain
-hashes between; lookups grow with the stage reached (1, 4, then ~40 hashes per
-second of video). docs/robustness.md ("Video") has the measurements.
+Cost: one decode (two for a video with a still border); a robust view set
+(~25 ms) per vPDQ frame and three plain hashes between; lookups grow with the
+stage reached (1, 4, then ~40 hashes per second of video). docs/robustness.md
+("Video") has the measurements.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ from PIL import Image
 from accord.errors import InvalidInput
 from accord.matching.model import Match
 from accord.matching.robust import ORIENTATIONS, View, robust_views
-from accord.matching.video_bars import StillBorder, border_views
+from accord.matching.video_bars import StillBorder, border_views, crop_to
 from accord.signals import pdqfast
 from accord.signals.base import Hashed, IndexHit
 from accord.signals.pdq import pdq_hash_pixels
@@ -141,9 +147,11 @@ def frame_views(
                 pending.extend(_orientations(frame.pixels))
     if out:
         out[-1] = replace(out[-1], between=tuple(pending))
-    for i, pixels in kept.items():
-        out[i] = replace(out[i], pixels=pixels)
     border = still.estimate() if views and bars else None
+    for i, pixels in kept.items():
+        # the keypoint stage describes the picture only: inside still bars or a template
+        # it is small, and the bars' or the template's corners would take its share
+        out[i] = replace(out[i], pixels=crop_to(pixels, border))
     if border is not None:
         where = {f.number: i for i, f in enumerate(out)}
         for frame in video.frames(signal.fps, max_side=FRAME_MAX_SIDE):

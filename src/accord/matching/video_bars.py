@@ -20,6 +20,8 @@ Data flow::
     border_views(frame pixels, border) ──► views ``bars`` (+ 7 orientations) or
         ``bars:unrotate``, added to each vPDQ frame's views by
         :func:`accord.matching.video.frame_views`
+    crop_to(frame pixels, border) ──► the picture alone, which the keypoint stage
+        describes (:mod:`accord.matching.video_keypoints`)
 
 Pure: numpy and Pillow; nothing here decodes or looks anything up.
 """
@@ -36,7 +38,7 @@ from accord.matching import robust
 from accord.matching.robust import ORIENTATIONS, View
 from accord.signals import pdqfast
 
-__all__ = ["Border", "StillBorder", "border_views"]
+__all__ = ["Border", "StillBorder", "border_views", "crop_to"]
 
 SIDE = 128
 """The mask is computed on a copy whose longer side has this many pixels."""
@@ -116,19 +118,29 @@ class StillBorder:
         return Border(box, angle)
 
 
+def _pixel_box(border: Border, width: int, height: int) -> tuple[int, int, int, int] | None:
+    if border.box is None:
+        return None
+    left, top, right, bottom = border.box
+    box = (round(left * width), round(top * height), round(right * width), round(bottom * height))
+    return box if box[2] - box[0] >= 8 and box[3] - box[1] >= 8 else None
+
+
+def crop_to(pixels: NDArray[np.uint8], border: Border | None) -> NDArray[np.uint8]:
+    """The frame inside the border's box (the frame itself without a box)."""
+    box = _pixel_box(border, pixels.shape[1], pixels.shape[0]) if border is not None else None
+    if box is None:
+        return pixels
+    return np.ascontiguousarray(pixels[box[1] : box[3], box[0] : box[2]])
+
+
 def border_views(pixels: NDArray[np.uint8], border: Border) -> list[View]:
     """The views of one frame that undo ``border``: the box (``bars`` and its 7 other
     orientations), or, with an angle, the box turned back (``bars:unrotate``)."""
     img = Image.fromarray(np.ascontiguousarray(pixels[:, :, :3]))
     if border.box is not None:
-        left, top, right, bottom = border.box
-        box = (
-            round(left * img.width),
-            round(top * img.height),
-            round(right * img.width),
-            round(bottom * img.height),
-        )
-        if box[2] - box[0] < 8 or box[3] - box[1] < 8:
+        box = _pixel_box(border, img.width, img.height)
+        if box is None:
             return []
         img = img.crop(box)
     if border.angle is not None:

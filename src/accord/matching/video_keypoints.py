@@ -12,7 +12,7 @@ in a consistent time order.
 Data flow::
 
     banked video ──► one frame every KEY_EVERY seconds (+ a frame at each cut)
-        ──► keypoints.extract per keyframe ──► pack_video: bytes ("VKP1"), kept
+        ──► keypoints.extract per keyframe, and its mirror ──► pack_video: bytes ("VKP1"), kept
         beside the banked item (never exchanged: banks stay plain vPDQ)
     VideoKeypointIndex: every keyframe is an "image" of one KeypointIndex (its
         descriptors vote, the best candidates are verified by RANSAC), with its
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KEY_EVERY",
+    "MAX_BANK_KEYFRAMES",
     "MAX_QUERY_FRAMES",
     "MIN_FRAMES",
     "MIN_SHARE",
@@ -69,6 +70,11 @@ CUT_BITS = 110
 (a cut, or a pan that has left the last keyframe's picture)."""
 BANK_FRAME_FEATURES = keypoints.BANK_FEATURES
 """Keypoints kept per banked keyframe (as for a banked image)."""
+MIRROR = True
+"""Banked keyframes keep their mirror side too (ORB is not mirror-invariant; as for images)."""
+MAX_BANK_KEYFRAMES = 64
+"""A longer banked video spaces its keyframes further apart (storage and memory stay bounded:
+about 0.6 MB stored and 1.4 MB in each matcher, whatever its length)."""
 MAX_QUERY_FRAMES = 48
 """At most this many query frames are verified (spread over the video): bounds the cost."""
 MIN_FRAMES = 3
@@ -118,20 +124,28 @@ def bank_keyframes(
 ) -> list[Keyframe]:
     """The keyframes a banked video keeps: the frame at 0 s, then one every ``every`` seconds,
     or sooner when the picture changed (PDQ :data:`CUT_BITS` away from the last keyframe),
-    sampled once a second; each with :data:`BANK_FRAME_FEATURES` keypoints."""
+    sampled once a second; each with :data:`BANK_FRAME_FEATURES` keypoints. A video longer
+    than ``every`` x :data:`MAX_BANK_KEYFRAMES` / 2 seconds spaces them further (a cut
+    counts only ``every / 2`` after the last keyframe), so that at most
+    :data:`MAX_BANK_KEYFRAMES` are kept, spread over the whole video."""
     from accord.signals import pdqfast
     from accord.signals.pdq import hamming
 
+    every = max(every, video.duration / (MAX_BANK_KEYFRAMES // 2))  # half left for cuts
     kept: list[Keyframe] = []
     last_time = -every
     last_hash: str | None = None
     for frame in video.frames(1.0, max_side=max_side):
         pdq, _quality = pdqfast.hash_hex(frame.pixels)
         due = frame.timestamp - last_time >= every - 1e-6
-        cut = last_hash is not None and hamming(pdq, last_hash) >= CUT_BITS
-        if not (due or cut):
+        cut = (
+            last_hash is not None
+            and frame.timestamp - last_time >= every / 2 - 1e-6
+            and hamming(pdq, last_hash) >= CUT_BITS
+        )
+        if not (due or cut) or len(kept) >= MAX_BANK_KEYFRAMES:
             continue
-        features = keypoints.extract(_gray(frame.pixels), BANK_FRAME_FEATURES)
+        features = keypoints.extract(_gray(frame.pixels), BANK_FRAME_FEATURES, mirror=MIRROR)
         if len(features) < 4:
             continue  # a flat frame (black, a title card's plain area): nothing to verify
         kept.append(Keyframe(float(frame.timestamp), features))
@@ -141,7 +155,8 @@ def bank_keyframes(
 
 def pack_video(frames: Sequence[Keyframe]) -> bytes:
     """Plain bytes: ``VKP1``, the keyframe count, then per keyframe its time (ms), the length
-    of its packed features and those (:func:`keypoints.pack`, format ``ORB1``)."""
+    of its packed features and those (:func:`keypoints.pack`: ``ORB2`` with the mirror side,
+    ``ORB1`` without)."""
     out = bytearray(_HEAD.pack(_MAGIC, len(frames)))
     for frame in frames:
         blob = keypoints.pack(frame.features)
