@@ -1,6 +1,7 @@
 """How well accord matches manipulated videos against plain vPDQ banks, beside HMA's rule.
 
-Run: ``.venv/bin/python benchmarks/video_robustness.py`` (``--quick`` for a small set).
+Run: ``.venv/bin/python benchmarks/video_robustness.py`` (``--quick`` for a small set;
+``--families crop,overlay --videos 4`` for a subset while iterating).
 
 Data: the Debian wallpaper photographs that ``benchmarks/robustness.py``
 downloads and caches (its loader and its distinct tiles are reused). A video
@@ -27,12 +28,18 @@ Methods, on the same banked hashes: plain vPDQ with HMA's rule (frame
 distance 31, quality 50, both shares >= 80%); accord's rule (adds the clip and
 embedded clauses) on the plain frames; then with the query sampled 4 times a
 second (phase samples); then with per-frame robust views too (what the
-service does: each stage asked only while no bank video explains the query);
-and the same at a wider frame distance (40). A reported
+service does when the bank has no local features: each stage asked only while
+no bank video explains the query; the views include the video-level border,
+``accord.matching.video_bars``); the same at a wider frame distance (40); and
+the views then, when no video matched, keypoints of the query's frames verified
+against the banked videos' keyframes (``accord.matching.video_keypoints``: what
+the service does for videos banked from their media). A reported
 (query, bank video) pair is correct only when the query is a banked video's
 copy and the pair names that video; precision counts every reported pair,
 recall counts banked queries. Query cost is the wall time of decoding,
-hashing and lookup per query video, in this process.
+hashing and lookup per query video, in this process (faiss single-threaded, the
+service's default). The keypoint diagnostics (every unbanked query frame
+verified against every banked keyframe, whatever its votes) are not timed.
 """
 
 from __future__ import annotations
