@@ -202,3 +202,31 @@ def test_a_long_video_keeps_a_bounded_number_of_keyframes(monkeypatch) -> None:
         frames = vk.bank_keyframes(video)
     assert 2 <= len(frames) <= 4
     assert frames[-1].time >= 8.0  # spread over the whole video, not the first seconds
+
+
+def test_another_matcher_loads_and_follows_video_keypoints(store) -> None:
+    """On SQLite and PostgreSQL: a second matcher on the same database loads the stored
+    keyframes at start, follows a new video's through its vPDQ feed rows, and drops them
+    when the content is disabled."""
+    from accord.matching.matcher import Matcher
+
+    store.banks.create_bank("TVEC", actor="t")
+    hashed, points = store.lookups.hash_to_bank(ContentType.VIDEO, _encode(_shots(2)))
+    store.banks.add_hashed("TVEC", hashed, source="s", actor="t", keypoints=points)
+    other = Matcher(store.db, store.signals)
+    other.ensure_loaded()
+    assert other.video_keypoint_count == 1
+    assert other.keypoint_count == 0  # a video's features are not an image's
+
+    hashed, points = store.lookups.hash_to_bank(ContentType.VIDEO, _encode(ORIGINAL))
+    content = store.banks.add_hashed("TVEC", hashed, source="s", actor="t", keypoints=points)
+    query = _query(OVERLAID)
+    other.catch_up()
+    found = other.lookup_video_keypoints(query, min_inliers=keypoints.MIN_INLIERS)
+    assert [m.content_id for m in found.matches] == [content.id]
+    assert found.signal_type == "keypoints"
+
+    store.banks.set_content_enabled("TVEC", content.id, False, actor="t")
+    other.catch_up()
+    assert other.lookup_video_keypoints(query, min_inliers=keypoints.MIN_INLIERS).matches == []
+    assert other.video_keypoint_count == 1
