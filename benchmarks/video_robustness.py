@@ -4,7 +4,9 @@ Run: ``.venv/bin/python benchmarks/video_robustness.py`` (``--quick`` for a smal
 ``--families crop,overlay --videos 4`` for a subset while iterating).
 
 Data: the Debian wallpaper photographs that ``benchmarks/robustness.py``
-downloads and caches (its loader and its distinct tiles are reused). A video
+downloads and caches (its loader and its distinct tiles are reused; filler
+tiles whose mirror image shares a region with a banked video's tile are left
+out by that benchmark's rule, ``mirrored_copies``). A video
 is 3-5 shots, each a slow pan and zoom across one tile (so the frames vPDQ
 samples once a second differ), 320x240 at 15 fps, 12-16 s, encoded with
 libx264 (mpeg4 if the PyAV wheel lacks it). Every video uses its own tiles;
@@ -291,6 +293,19 @@ def main() -> None:
         specs.append((order[cursor : cursor + shots], float(rng.uniform(12.0, 16.0))))
         cursor += shots
     filler_tiles = [tiles[i] for i in order[cursor:]]
+    # The image benchmark's rule: a tile whose mirror image shares a region with a banked
+    # tile (symmetric artwork) is not unrelated footage; a matcher that finds mirrored
+    # copies rightly matches it. Such tiles are left out of the fillers and reported.
+    banked_tiles = [tiles[j] for i in range(half) for j in specs[i][0]]
+    mirrored = robustness.mirrored_copies(banked_tiles, filler_tiles)
+    filler_tiles = [t for k, t in enumerate(filler_tiles) if k not in mirrored]
+    unbanked_tiles = [tiles[j] for i in range(half, 2 * half) for j in specs[i][0]]
+    shared = robustness.mirrored_copies(banked_tiles, unbanked_tiles)
+    print(
+        f"left out {len(mirrored)} filler tiles that mirror a banked video's tile; "
+        f"{len(shared)} tiles of unbanked videos do (should be 0)",
+        flush=True,
+    )
     if len(filler_tiles) < 8:
         sys.exit(f"too few tiles ({len(tiles)}) for {2 * half} videos")
 
