@@ -74,7 +74,7 @@ MIRROR = True
 """Banked keyframes keep their mirror side too (ORB is not mirror-invariant; as for images)."""
 MAX_BANK_KEYFRAMES = 64
 """A longer banked video spaces its keyframes further apart (storage and memory stay bounded:
-about 0.6 MB stored and 1.4 MB in each matcher, whatever its length)."""
+about 1.2 MB stored and 2.9 MB in each matcher with the mirror sides, whatever its length)."""
 MAX_QUERY_FRAMES = 48
 """At most this many query frames are verified (spread over the video): bounds the cost."""
 MIN_FRAMES = 3
