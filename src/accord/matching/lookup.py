@@ -9,7 +9,10 @@ Photos are matched robustly: every PDQ view of the image (:mod:`accord.matching.
 and, only when no view matched and some banked items have local features, the
 image's keypoints verified against them (result type ``keypoints``,
 :mod:`accord.matching.keypoints`). Banking from media keeps those features beside
-the item (:meth:`LookupService.hash_to_bank`).
+the item (:meth:`LookupService.hash_to_bank`). Videos likewise: robust vPDQ
+(:mod:`accord.matching.video`), then, when no bank video matched and some banked videos
+have keyframes' features, the query's frames verified against them in time order
+(result type ``keypoints``, :mod:`accord.matching.video_keypoints`).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from accord.fetch import FetchPolicy, fetch
-from accord.matching import keypoints
+from accord.matching import keypoints, video_keypoints
 from accord.matching.matcher import LookupResult, Matcher
 from accord.matching.model import Match
 from accord.matching.robust import robust_views
@@ -170,11 +173,21 @@ class LookupService:
     ) -> tuple[list[Hashed], bytes | None]:
         """What banking this content stores: its hashes at or above the minimum quality
         (empty if none is), and for a photo whose PDQ hash is kept, its packed local
-        features and those of its mirror image (a side signal, never exported). One
-        decode serves both."""
+        features and those of its mirror image (a side signal, never exported); for a
+        video whose vPDQ is kept, its keyframes' features (``VKP1``). One decode serves
+        both."""
         images: list[DecodedImage] = []
-        every = self.registry.hash(content_type, data, self.limits, on_image=images.append)
+        videos: list[list[video_keypoints.Keyframe]] = []
+        every = self.registry.hash(
+            content_type,
+            data,
+            self.limits,
+            on_image=images.append,
+            on_video=lambda video: videos.append(video_keypoints.bank_keyframes(video)),
+        )
         hashes = [h for h in every if h.quality is None or h.quality >= self.min_quality]
+        if videos and videos[0] and any(h.signal_type == "vpdq" for h in hashes):
+            return hashes, video_keypoints.pack_video(videos[0])
         if not images or not any(h.signal_type == "pdq" for h in hashes):
             return hashes, None
         return hashes, keypoints.pack(keypoints.extract(images[0].pixels, mirror=True))
@@ -216,6 +229,8 @@ class LookupService:
         wants_views = use_views and (only is None or "pdq" in set(only))
         videos: list[list[FrameViews]] = []
         vpdq = self._video_signal(content_type, only) if use_views else None
+        # the frames the keypoint stage may need, kept during the one decode
+        keep = video_keypoints.MAX_QUERY_FRAMES if vpdq and self.matcher.video_keypoint_count else 0
         hashes = self.registry.hash(
             content_type,
             data,
@@ -223,7 +238,9 @@ class LookupService:
             # with robust video matching, vPDQ is hashed from the frames decoded for it
             only=only if vpdq is None else self._other_types(ContentType.VIDEO, only, "vpdq"),
             on_image=images.append if wants_views else None,
-            on_video=(lambda video: videos.append(frame_views(video, vpdq))) if vpdq else None,
+            on_video=(
+                (lambda video: videos.append(frame_views(video, vpdq, keep=keep))) if vpdq else None
+            ),
         )
         if videos and vpdq is not None:
             order = self.registry.names()
@@ -257,6 +274,18 @@ class LookupService:
         if images and not any(r.matches for r in results.values()) and self.matcher.keypoint_count:
             results["keypoints"] = self.matcher.lookup_keypoints(
                 keypoints.extract_query(images[0].pixels),
+                min_inliers=self.min_inliers,
+                banks_filter=bank_list,
+                bypass_coinflip=bypass_coinflip,
+            )
+        # No vPDQ stage matched a video: verify its frames' local features against banked
+        # videos' keyframes, only when some banked videos have them.
+        if videos and keep and "vpdq" in results and not any(r.matches for r in results.values()):
+            query = video_keypoints.query_keyframes(
+                [(f.timestamp, f.pixels) for f in videos[0] if f.pixels is not None]
+            )
+            results["keypoints"] = self.matcher.lookup_video_keypoints(
+                query,
                 min_inliers=self.min_inliers,
                 banks_filter=bank_list,
                 bypass_coinflip=bypass_coinflip,

@@ -49,6 +49,7 @@ from accord.matching.tables import (
     banks,
     signal_changes,
 )
+from accord.matching.video_keypoints import Keyframe, VideoKeypointIndex
 from accord.signals.base import IndexHit, SignalIndex, SignalType
 from accord.signals.registry import SignalRegistry
 from accord.signals.vpdq import VpdqIndex, VpdqSignal
@@ -120,6 +121,7 @@ class Matcher:
         self._lock = threading.RLock()
         self._indexes: dict[str, SignalIndex] = {}
         self._keypoints = KeypointIndex()
+        self._video_points = VideoKeypointIndex()
         self._ids = _IdMap()
         self._banks: dict[int, Bank] = {}
         self._last_seq = 0
@@ -209,10 +211,13 @@ class Matcher:
                 after = rows[-1].id
             points = KeypointIndex()
             _load_keypoints(conn, points, None)
+            video_points = VideoKeypointIndex()
+            _load_keypoints(conn, video_points, None, signal_type="vpdq")
         from accord.matching.service import _bank
 
         self._indexes = indexes
         self._keypoints = points
+        self._video_points = video_points
         self._ids = ids
         self._banks = {r.id: _bank(r) for r in bank_rows}
         # From a snapshot, replay the feed after it: adds replace, removes of absent
@@ -345,6 +350,8 @@ class Matcher:
                 index.remove([int(r.signal_id)])
             if r.signal_type == "pdq":
                 self._keypoints.remove([int(r.signal_id)])
+            elif r.signal_type == "vpdq":
+                self._video_points.remove([int(r.signal_id)])
         if start < len(rows):
             self._apply_adds(self._indexes, self._ids, rows[start:])
             self._add_keypoints(rows[start:])
@@ -356,9 +363,13 @@ class Matcher:
     def _add_keypoints(self, rows: Sequence[Any]) -> None:
         """The features of the items whose PDQ signals were just added, if they have any."""
         by_content = {int(r.content_id): int(r.signal_id) for r in rows if r.signal_type == "pdq"}
-        if by_content:
+        videos = {int(r.content_id): int(r.signal_id) for r in rows if r.signal_type == "vpdq"}
+        if by_content or videos:
             with self.db.read() as conn:
-                _load_keypoints(conn, self._keypoints, by_content)
+                if by_content:
+                    _load_keypoints(conn, self._keypoints, by_content)
+                if videos:  # a video's keyframes (VKP1) follow its vPDQ signal
+                    _load_keypoints(conn, self._video_points, videos, signal_type="vpdq")
 
     # -- queries -----------------------------------------------------------------------
 
@@ -398,6 +409,54 @@ class Matcher:
                 distance = max(0.0, 1.0 - hit.inliers / 100)
                 found.append((bank, content_id, distance, {"inliers": float(hit.inliers)}))
         flip_key = query.descriptors[:8].tobytes().hex()
+        return self._result(
+            "keypoints", found, wanted, flip_key, bypass_coinflip, with_labels=with_labels
+        )
+
+    @property
+    def video_keypoint_count(self) -> int:
+        """Banked videos whose keyframes' local features are indexed."""
+        self.ensure_loaded()
+        return len(self._video_points)
+
+    def lookup_video_keypoints(
+        self,
+        query: Sequence[Keyframe],
+        *,
+        min_inliers: int,
+        banks_filter: Iterable[str] | None = None,
+        bypass_coinflip: bool = False,
+        with_labels: bool = True,
+    ) -> LookupResult:
+        """Banked videos that the query's frames verify against by keypoints, in time order
+        (:mod:`accord.matching.video_keypoints`), under the same bank rules as
+        :meth:`lookup` (signal type ``keypoints``; the distance is ``100 -`` the larger of
+        the chain's shares of the query and of the video, as vPDQ's; ``detail`` has the
+        frames, the fewest inliers of a frame and both shares)."""
+        self.ensure_loaded()
+        if self._dirty:
+            self.catch_up()
+        wanted = set(banks_filter) if banks_filter is not None else None
+        with self._lock:
+            points = self._video_points
+            bank_by_id = self._banks
+        hits = points.query(query, min_inliers)
+        found: list[tuple[Bank, int, float, dict[str, float]]] = []
+        with self._lock:
+            for hit in hits:
+                bank_id, content_id = self._ids.get(hit.id)
+                bank = bank_by_id.get(bank_id)
+                if bank is None or not bank.enabled:
+                    continue
+                detail = {
+                    "frames": float(hit.frames),
+                    "inliers": float(hit.inliers),
+                    "query_match_percent": hit.query_percent,
+                    "compared_match_percent": hit.bank_percent,
+                }
+                distance = 100.0 - max(hit.query_percent, hit.bank_percent)
+                found.append((bank, content_id, distance, detail))
+        flip_key = query[0].features.descriptors[:8].tobytes().hex() if query else ""
         return self._result(
             "keypoints", found, wanted, flip_key, bypass_coinflip, with_labels=with_labels
         )
@@ -600,10 +659,16 @@ class Matcher:
 
 
 def _load_keypoints(
-    conn: Any, points: KeypointIndex, by_content: dict[int, int] | None, batch: int = 2_000
+    conn: Any,
+    points: KeypointIndex | VideoKeypointIndex,
+    by_content: dict[int, int] | None,
+    batch: int = 2_000,
+    *,
+    signal_type: str = "pdq",
 ) -> None:
     """Add stored features to ``points`` under their item's PDQ signal id: for the items of
-    ``by_content`` (content id -> PDQ signal id), or for every enabled item when None."""
+    ``by_content`` (content id -> PDQ signal id), or for every enabled item when None.
+    With ``signal_type="vpdq"``, videos' keyframes under their vPDQ signal id."""
     if by_content is not None:
         wanted = sorted(by_content)
         for start in range(0, len(wanted), batch):
@@ -624,7 +689,7 @@ def _load_keypoints(
             .join(
                 bank_signals,
                 (bank_signals.c.content_id == bank_keypoints.c.content_id)
-                & (bank_signals.c.signal_type == "pdq"),
+                & (bank_signals.c.signal_type == signal_type),
             )
             .where(bank_content.c.enabled.is_(True), bank_keypoints.c.content_id > after)
             .order_by(bank_keypoints.c.content_id)

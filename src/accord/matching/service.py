@@ -665,12 +665,18 @@ class BankService:
 
 
 def _checked_keypoints(item: ContentInput) -> bytes | None:
-    """The item's packed keypoints, checked to unpack; only alongside a PDQ signal, whose
-    entries in the change feed the keypoints follow."""
+    """The item's packed keypoints, checked to unpack; only alongside a PDQ signal (a video's
+    keyframes, ``VKP1``: a vPDQ signal), whose entries in the change feed they follow."""
     if item.keypoints is None:
         return None
     from accord.matching.keypoints import unpack
+    from accord.matching.video_keypoints import is_video_features, unpack_video
 
+    if is_video_features(item.keypoints):
+        if "vpdq" not in item.signals:
+            raise InvalidInput("video keypoints are banked only together with a vpdq signal")
+        unpack_video(item.keypoints)
+        return bytes(item.keypoints)
     if "pdq" not in item.signals:
         raise InvalidInput("keypoints are banked only together with a pdq signal")
     unpack(item.keypoints)

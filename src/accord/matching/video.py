@@ -15,6 +15,11 @@ Data flow::
     DecodedVideo ──► frames sampled 4x the vPDQ rate (max side 512), decoded once
       the frames vPDQ samples ─► robust_views ─► FrameViews.views (views[0] = plain PDQ)
       the 3 in between        ─► plain PDQ + 7 orientations ─► FrameViews.between
+      the frames vPDQ samples ─► StillBorder (what never moves: bars, a template, a
+                                 rotation's corners) ─► with a border, a second decode adds
+                                 its views (``bars`` ...) to every frame (video_bars)
+      with ``keep``: up to 2 x keep of them, inside the border ─► FrameViews.pixels, for
+                                 the keypoint stage (accord.matching.video_keypoints)
     FrameViews ──► vpdq_of: the plain vPDQ signal (identical to VpdqSignal.hash_video)
                └─► stages: groups of hashes per distinct usable frame, asked in turn
                    (plain frames; + phase samples; + views), each only while no
@@ -23,9 +28,10 @@ Data flow::
     when any hash of its group is within the threshold of one of the video's
     frames; then the vPDQ rule (shares of query and bank frames) decides.
 
-Cost: one decode; a robust view set (~25 ms) per vPDQ frame and three plain
-hashes between; lookups grow with the stage reached (1, 4, then ~40 hashes per
-second of video). docs/robustness.md ("Video") has the measurements.
+Cost: one decode (two for a video with a still border); a robust view set
+(~25 ms) per vPDQ frame and three plain hashes between; lookups grow with the
+stage reached (1, 4, then ~40 hashes per second of video). docs/robustness.md
+("Video") has the measurements.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from PIL import Image
 from accord.errors import InvalidInput
 from accord.matching.model import Match
 from accord.matching.robust import ORIENTATIONS, View, robust_views
+from accord.matching.video_bars import StillBorder, border_views, crop_to
 from accord.signals import pdqfast
 from accord.signals.base import Hashed, IndexHit
 from accord.signals.pdq import pdq_hash_pixels
@@ -75,6 +82,9 @@ class FrameViews:
     timestamp: float
     views: tuple[View, ...]
     between: tuple[View, ...] = ()
+    pixels: NDArray[np.uint8] | None = None
+    """The frame itself (RGB), kept by :func:`frame_views` with ``keep`` for the keypoint
+    stage (:mod:`accord.matching.video_keypoints`); ``None`` when not kept."""
 
     @property
     def plain(self) -> VpdqFrame:
@@ -84,20 +94,35 @@ class FrameViews:
 
 
 def frame_views(
-    video: DecodedVideo, signal: VpdqSignal, *, phases: int = 4, views: bool = True
+    video: DecodedVideo,
+    signal: VpdqSignal,
+    *,
+    phases: int = 4,
+    views: bool = True,
+    keep: int = 0,
+    bars: bool = True,
 ) -> list[FrameViews]:
     """The frames vPDQ samples from ``video`` with their views, in one decode.
 
     The video is sampled ``phases`` times per vPDQ interval; the samples that
     vPDQ itself takes (the first frame at or after each multiple of ``1/fps``)
     get robust views (with ``views``), the others their plain PDQ (and, with
-    ``views``, their orientations)."""
+    ``views``, their orientations). ``keep``: the pixels of about that many of
+    the frames vPDQ samples (between ``keep`` and ``2 * keep``, evenly spaced) stay
+    in ``FrameViews.pixels``, for the keypoint stage, so memory stays bounded
+    however long the video. With ``views`` and ``bars``, a border that stays still
+    over the whole video (bars, padding, a template, a rotation's corners:
+    :mod:`accord.matching.video_bars`) adds its views to every vPDQ frame; that
+    takes a second decode, only for videos that have such a border."""
     if phases < 1:
         raise InvalidInput(f"phases must be at least 1, not {phases}", phases=phases)
     out: list[FrameViews] = []
+    kept: dict[int, NDArray[np.uint8]] = {}  # index in ``out`` -> pixels
+    stride = 1
     step = 1.0 / signal.fps
     next_time = 0.0
     pending: list[View] = []
+    still = StillBorder()
     for frame in video.frames(signal.fps * phases, max_side=FRAME_MAX_SIDE):
         if frame.timestamp + 1e-6 >= next_time:  # the frame vPDQ samples
             while next_time <= frame.timestamp + 1e-6:
@@ -106,8 +131,15 @@ def frame_views(
                 out[-1] = replace(out[-1], between=tuple(pending))
             pending = []
             found = robust_views(frame.pixels) if views else []
+            if views and bars:
+                still.add(frame.pixels)
             if not found:
                 found = [View("pdq", *pdq_hash_pixels(frame.pixels))]
+            if keep > 0 and len(out) % stride == 0:
+                kept[len(out)] = frame.pixels
+                if len(kept) > 2 * keep:  # thin to every other one kept: memory stays bounded
+                    stride *= 2
+                    kept = {i: p for i, p in kept.items() if i % stride == 0}
             out.append(FrameViews(frame.number, frame.timestamp, tuple(found)))
         else:
             pending.append(View("phase", *pdq_hash_pixels(frame.pixels)))
@@ -115,6 +147,18 @@ def frame_views(
                 pending.extend(_orientations(frame.pixels))
     if out:
         out[-1] = replace(out[-1], between=tuple(pending))
+    border = still.estimate() if views and bars else None
+    for i, pixels in kept.items():
+        # the keypoint stage describes the picture only: inside still bars or a template
+        # it is small, and the bars' or the template's corners would take its share
+        out[i] = replace(out[i], pixels=crop_to(pixels, border))
+    if border is not None:
+        where = {f.number: i for i, f in enumerate(out)}
+        for frame in video.frames(signal.fps, max_side=FRAME_MAX_SIDE):
+            at = where.get(frame.number)
+            if at is not None:
+                extra = tuple(border_views(frame.pixels, border))
+                out[at] = replace(out[at], views=out[at].views + extra)
     return out
 
 
