@@ -328,7 +328,8 @@ def main() -> None:
 
             s = time.perf_counter()
             bits, quality = pdqhash.compute(arr)
-            view = robust.View("pdq", robust._bits_to_hex(bits), int(quality))
+            pdq_hex = np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes().hex()
+            view = robust.View("pdq", pdq_hex, int(quality))
             m = robust.best_match([view], bank)
             plain_spent = time.perf_counter() - s
             plain.seconds += plain_spent

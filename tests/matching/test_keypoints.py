@@ -453,3 +453,81 @@ def test_second_process_follows_keypoint_adds_and_removes(store, images, tmp_pat
         within(5, ask, [], "still matched 5 s after removal")
         stdin.close()
         proc.wait(timeout=10)
+
+
+def _moved(features: keypoints.Features, angle: float, scale: float, shift: float) -> np.ndarray:
+    """``features.xy`` under a rotation by ``angle`` degrees, a scale and a shift."""
+    t = np.deg2rad(angle)
+    rot = scale * np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]], dtype=np.float32)
+    return np.asarray(features.xy @ rot.T + shift, dtype=np.float32)
+
+
+def _flip_bits(desc: np.ndarray, rng: np.random.Generator, bits: int) -> np.ndarray:
+    """Each descriptor with ``bits`` of its 256 bits flipped at random."""
+    unpacked = np.unpackbits(desc, axis=1)
+    for row in unpacked:
+        row[rng.choice(256, size=bits, replace=False)] ^= 1
+    return np.packbits(unpacked, axis=1)
+
+
+def repeated_structure(
+    images: list[Image.Image], seed: int
+) -> tuple[keypoints.Features, keypoints.Features]:
+    """A banked image whose corners mostly repeat elsewhere in it (parallel strands, foliage),
+    and a rotated, rescaled copy of it: the ratio test keeps only the few unique corners."""
+    rng = np.random.default_rng(seed)
+    original = keypoints.extract(np.asarray(images[0]))
+    n = len(original)
+    # Every keypoint but one in thirty has a twin elsewhere: the same corner, 2 bits apart.
+    twins = np.flatnonzero(np.arange(n) % 30 != 0)
+    where = rng.uniform(0, [original.width, original.height], size=(twins.size, 2))
+    banked = keypoints.Features(
+        np.concatenate([original.xy, where.astype(np.float32)]),
+        np.concatenate([original.descriptors, _flip_bits(original.descriptors[twins], rng, 2)]),
+        original.width,
+        original.height,
+    )
+    query = keypoints.Features(
+        _moved(original, 4.0, 1.1, 12.0),
+        _flip_bits(original.descriptors, rng, 20),
+        original.width,
+        original.height,
+    )
+    return banked, query
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_guided_look_recovers_pairs_the_ratio_test_drops(
+    images: list[Image.Image], seed: int
+) -> None:
+    banked, query = repeated_structure(images, seed)
+    first, guided = keypoints.examine(query, banked)
+    assert keypoints.GUIDED_FROM <= first < keypoints.MIN_INLIERS
+    assert guided >= keypoints.GUIDED_MIN
+    assert guided >= len(query) // 2  # most true pairs (one per spot) are found by position
+    assert keypoints.verify(query, banked, keypoints.MIN_INLIERS) == guided
+    # Unrelated images: no near miss to look at again, or a guided count far below the bar.
+    for other in images[N_BANKED:]:
+        features = keypoints.extract_query(np.asarray(other))
+        assert keypoints.examine(features, banked)[1] < keypoints.GUIDED_MIN // 2
+        assert keypoints.verify(features, banked, keypoints.MIN_INLIERS) == 0
+
+
+def test_guided_look_needs_the_first_fit(images: list[Image.Image]) -> None:
+    """Without a near miss (too few first-fit inliers) there is no second look, and a wrong
+    first fit finds nothing by position."""
+    banked, query = repeated_structure(images, 4)
+    unique = np.arange(len(query)) % 30 == 0
+    scrambled = keypoints.Features(
+        query.xy,
+        np.where(unique[:, None], np.uint8(0), query.descriptors).astype(np.uint8),
+        query.width,
+        query.height,
+    )
+    assert keypoints.examine(scrambled, banked) == (0, 0) or keypoints.examine(
+        scrambled, banked
+    )[0] < keypoints.GUIDED_FROM
+    shuffled = keypoints.Features(
+        np.random.default_rng(0).permutation(query.xy), query.descriptors, query.width, query.height
+    )
+    assert keypoints.examine(shuffled, banked)[1] < keypoints.GUIDED_MIN // 2

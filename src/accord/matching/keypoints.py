@@ -308,14 +308,14 @@ def verify(query: Features, banked: Features, min_inliers: int = 0) -> int:
     rescale, small rotation, padding or frame is one such transform) and counts
     the correspondences within :data:`REPROJECTION` pixels of it. Only ``banked``'s
     own side is used (its mirror is another call). A pair with fewer
-    correspondences than ``min_inliers`` (at most :data:`MIN_INLIERS`) returns 0
-    before RANSAC (most unrelated candidates end here, cheaply).
+    correspondences than ``min_inliers`` (at most :data:`GUIDED_FROM`, as a near
+    miss may still match) returns 0 before RANSAC.
 
     A near miss (:data:`GUIDED_FROM` to :data:`MIN_INLIERS` - 1 inliers) gets a
     second, guided look (:func:`examine`); when that finds at least
     :data:`GUIDED_MIN` agreeing keypoints, their count is returned instead.
     """
-    need = max(4, min(min_inliers, MIN_INLIERS))
+    need = max(4, min(min_inliers, GUIDED_FROM))
     inliers, guided = examine(query, banked, need)
     count = guided if guided >= GUIDED_MIN else inliers
     return count if count >= min_inliers else 0
