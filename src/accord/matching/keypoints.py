@@ -37,13 +37,11 @@ from accord.errors import InvalidSignal
 
 __all__ = [
     "BANK_FEATURES",
-    "GUIDED_MIN",
     "MIN_INLIERS",
     "QUERY_FEATURES",
     "QUERY_FILL",
     "WORK_SIDE",
     "Features",
-    "examine",
     "extract",
     "extract_query",
     "pack",
@@ -67,15 +65,6 @@ MIN_INLIERS = 12
 benchmark, and their counts fall about threefold per inlier (docs/robustness.md)."""
 REPROJECTION = 6.0
 """RANSAC's inlier tolerance, in pixels of the working scale."""
-GUIDED_FROM = 4
-"""First-fit inliers from which a near miss gets the guided look (:func:`examine`)."""
-GUIDED_MIN = 30
-"""Keypoints the guided look must find agreeing for a match: no unrelated query reached
-more than 22 on the benchmark (docs/robustness.md); true near misses reach 35-70."""
-GUIDED_RADIUS = 8.0
-"""How far (working pixels) from where the first fit puts it a banked keypoint is paired."""
-GUIDED_DISTANCE = 64
-"""Largest Hamming distance (of 256 bits) of a pair found by position."""
 
 _MAGIC = b"ORB1"
 _MAGIC_MIRRORED = b"ORB2"  # ORB1's layout, then the mirror side's count and block
@@ -300,44 +289,21 @@ def unpack(data: bytes) -> Features:
 
 
 def verify(query: Features, banked: Features, min_inliers: int = 0) -> int:
-    """How many keypoints agree on one similarity transform (0 when fewer than ``min_inliers``).
+    """How many correspondences agree on one similarity transform (0 when too few).
 
     Correspondences: each query descriptor's two nearest banked descriptors
     (Hamming), kept when the nearest is clearly closer (ratio test). RANSAC then
     fits rotation + uniform scale + shift (``estimateAffinePartial2D``: a crop,
     rescale, small rotation, padding or frame is one such transform) and counts
     the correspondences within :data:`REPROJECTION` pixels of it. Only ``banked``'s
-    own side is used (its mirror is another call). A pair with fewer
-    correspondences than ``min_inliers`` (at most :data:`GUIDED_FROM`, as a near
-    miss may still match) returns 0 before RANSAC.
-
-    A near miss (:data:`GUIDED_FROM` to :data:`MIN_INLIERS` - 1 inliers) gets a
-    second, guided look (:func:`examine`); when that finds at least
-    :data:`GUIDED_MIN` agreeing keypoints, their count is returned instead.
+    own side is used (its mirror is another call). With ``min_inliers``, a pair
+    with fewer correspondences than that returns 0 before RANSAC: the count
+    could not reach it (most unrelated candidates end here, cheaply).
     """
-    need = max(4, min(min_inliers, GUIDED_FROM))
-    inliers, guided = examine(query, banked, need)
-    count = guided if guided >= GUIDED_MIN else inliers
-    return count if count >= min_inliers else 0
+    import cv2
 
-
-def examine(query: Features, banked: Features, min_pairs: int = 4) -> tuple[int, int]:
-    """(inliers of the first fit, keypoints agreeing after the guided look; 0 if not run).
-
-    The guided look runs on near misses only: a first fit with at least
-    :data:`GUIDED_FROM` but fewer than :data:`MIN_INLIERS` inliers. The ratio test
-    throws away most true correspondences of a rotated, resampled copy of a
-    picture with repeated structure (parallel lines, foliage) or few corners:
-    the nearest banked descriptor is not *clearly* nearer than the next. Once
-    the first fit has found the transform, each banked keypoint is instead
-    paired with the query keypoint it lands nearest to (within
-    :data:`GUIDED_RADIUS` px), when their descriptors are within
-    :data:`GUIDED_DISTANCE` bits and each is the other's best; the transform is
-    refitted on those pairs and its inliers counted. Unrelated images gain too
-    (up to 19-22 on the benchmark, text against text), hence a count of its own.
-    """
     if len(query) < 4 or len(banked) < 4:
-        return 0, 0
+        return 0
     import faiss
 
     # The two nearest banked descriptors of each query descriptor (exact Hamming,
@@ -348,64 +314,21 @@ def examine(query: Features, banked: Features, min_pairs: int = 4) -> tuple[int,
     keep = (labels[:, 1] >= 0) & (distances[:, 0] < RATIO * distances[:, 1])
     src = np.ascontiguousarray(banked.xy[labels[keep, 0]], dtype=np.float32)
     dst = np.ascontiguousarray(query.xy[keep], dtype=np.float32)
-    if len(src) < max(4, min_pairs):
-        return 0, 0  # too few correspondences to ever reach the count: skip RANSAC
-    inliers, model = _fit(src, dst, 2000)
-    if model is None or not GUIDED_FROM <= inliers < MIN_INLIERS:
-        return inliers, 0
-    return inliers, _guided(query, banked, model)
-
-
-def _fit(
-    src: npt.NDArray[np.float32], dst: npt.NDArray[np.float32], iterations: int
-) -> tuple[int, Any]:
-    """RANSAC similarity from banked ``src`` to query ``dst``: (inliers counted once per
-    spot, the 2 x 3 model), or (0, None) for no fit or a degenerate scale."""
-    import cv2
-
+    if len(src) < max(4, min_inliers):
+        return 0  # too few correspondences to ever reach the count: skip RANSAC
     model, mask = cv2.estimateAffinePartial2D(
         src,
         dst,
         method=cv2.RANSAC,
         ransacReprojThreshold=REPROJECTION,
-        maxIters=iterations,
+        maxIters=2000,
         confidence=0.995,
     )
     if model is None or mask is None:
-        return 0, None
+        return 0
     scale = float(np.hypot(model[0, 0], model[1, 0]))
     if not 0.25 <= scale <= 4.0:  # a degenerate fit, not a rescaled picture
-        return 0, None
+        return 0
     # Keypoints found at several pyramid levels sit on one spot: count spots.
     spots = src[mask.ravel().astype(bool)] // _SPOT
-    return int(np.unique(spots, axis=0).shape[0]), model
-
-
-def _guided(query: Features, banked: Features, model: Any) -> int:
-    """Keypoints agreeing with a refit of ``model`` on pairs found by position (see
-    :func:`examine`)."""
-    where = banked.xy @ np.asarray(model[:, :2], dtype=np.float32).T + np.asarray(
-        model[:, 2], dtype=np.float32
-    )  # each banked keypoint's place in the query
-    gap = where[:, None, :] - query.xy[None, :, :]
-    b, q = np.nonzero((gap * gap).sum(axis=2) <= GUIDED_RADIUS * GUIDED_RADIUS)
-    if b.size < 4:
-        return 0
-    words_b = np.ascontiguousarray(banked.descriptors).view(np.uint64)
-    words_q = np.ascontiguousarray(query.descriptors).view(np.uint64)
-    bits = np.bitwise_count(words_b[b] ^ words_q[q]).sum(axis=1).astype(np.int64)
-    close = bits <= GUIDED_DISTANCE
-    b, q, bits = b[close], q[close], bits[close]
-    if b.size < 4:
-        return 0
-    # Each the other's best: the nearest descriptor among the pairs of either keypoint.
-    order = np.lexsort((bits, b))
-    first_b = order[np.r_[True, b[order][1:] != b[order][:-1]]]
-    order = np.lexsort((bits, q))
-    first_q = order[np.r_[True, q[order][1:] != q[order][:-1]]]
-    mutual = np.intersect1d(first_b, first_q)
-    if mutual.size < 4:
-        return 0
-    src = np.ascontiguousarray(banked.xy[b[mutual]], dtype=np.float32)
-    dst = np.ascontiguousarray(query.xy[q[mutual]], dtype=np.float32)
-    return _fit(src, dst, 500)[0]
+    return int(np.unique(spots, axis=0).shape[0])
