@@ -10,10 +10,7 @@ through two steps:
    file (``IndexBinaryIVF``, about 2 sqrt(n) lists, :data:`NPROBE` probed; trained
    on the descriptors present and retrained when they have grown fourfold).
    Each query descriptor votes for the image that owns its nearest banked
-   descriptor when that one is within :data:`VOTE_DISTANCE` bits and clearly
-   nearer (:data:`VOTE_RATIO`) than the next one of another image: text,
-   lines and other repeated corners of a query otherwise pile their votes on
-   the few banked images rich in such corners, pushing the right one out. The
+   descriptor when that one is within :data:`VOTE_DISTANCE` bits. The
    :data:`CANDIDATES` images with the most votes (at least
    :data:`MIN_VOTES`) go on. An image banked with its mirror side has both
    sides' descriptors in the index; they vote for the same image, and the side
@@ -42,7 +39,6 @@ from accord.matching import keypoints
 __all__ = ["KeypointHit", "KeypointIndex"]
 
 VOTE_DISTANCE = 64
-VOTE_RATIO = 0.8
 CANDIDATES = 4
 MIN_VOTES = 3
 VERIFY_ALL_BELOW = 4
@@ -158,14 +154,8 @@ class KeypointIndex:
                 ]
             if len(query) == 0 or self._index.ntotal == 0:
                 return []
-            distances, labels = self._index.search(query.descriptors, 2)
-            first, second = labels[:, 0], labels[:, 1]
-            owner = self._owner[np.maximum(first, 0)]
-            other = np.where(second >= 0, self._owner[np.maximum(second, 0)], -1)
-            distinct = (distances[:, 0] < VOTE_RATIO * distances[:, 1]) | (owner == other)
-            near = first[
-                (distances[:, 0] <= VOTE_DISTANCE) & (first >= 0) & (distinct | (second < 0))
-            ]
+            distances, labels = self._index.search(query.descriptors, 1)
+            near = labels[:, 0][(distances[:, 0] <= VOTE_DISTANCE) & (labels[:, 0] >= 0)]
             owners = self._owner[near]
             sides = self._side[near]
         if owners.size == 0:
