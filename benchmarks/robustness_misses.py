@@ -7,7 +7,7 @@ cache; seed 7). For every banked tile whose transformed copy neither a PDQ view
 (at ``ROBUST_THRESHOLD``) nor the keypoint step (``MIN_INLIERS``) matches, it
 reports the stage that lost it:
 
-* ``no corners``: the query keeps fewer than 50 keypoints;
+* ``no corners``: the query or the banked tile has fewer than 50 keypoints;
 * ``not retrieved``: the right tile is not among the verified candidates (its
   rank by votes is printed, and what verifying it would have given);
 * ``few pairs``: verified, but fewer than ``MIN_INLIERS`` correspondences pass
@@ -81,7 +81,7 @@ def main() -> None:
             best = max(sides, key=lambda s: correspondences(q, s))
             pairs = correspondences(q, best)
             inliers = keypoints.verify(q, best)
-            if len(q) < 50:
+            if min(len(q), len(own)) < 50:
                 cause = "no corners"
             elif idx not in ids:
                 cause = "not retrieved"
