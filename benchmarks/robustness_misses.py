@@ -1,0 +1,106 @@
+"""Why the keypoint step misses what it misses: one line per missed banked query, by stage.
+
+Run: ``.venv/bin/python benchmarks/robustness_misses.py [--families rotate_crop,combo]``.
+
+Same tiles, bank and transforms as ``benchmarks/robustness.py`` (its loader and
+cache; seed 7). For every banked tile whose transformed copy neither a PDQ view
+(at ``ROBUST_THRESHOLD``) nor the keypoint step (``MIN_INLIERS``) matches, it
+reports the stage that lost it:
+
+* ``no corners``: the query or the banked tile has fewer than 50 keypoints;
+* ``not retrieved``: the right tile is not among the verified candidates (its
+  rank by votes is printed, and what verifying it would have given);
+* ``few pairs``: verified, but fewer than ``MIN_INLIERS`` correspondences pass
+  the ratio test (descriptors did not survive the edit);
+* ``few inliers``: enough correspondences, too few agree on one similarity.
+
+Each line also gives the banked tile's own keypoint count (under
+``BANK_FEATURES``: a smooth picture, FAST found few corners even at its lowest
+threshold). Nothing is timed; no figure of it goes into the cost ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+
+import faiss
+import numpy as np
+import pdqhash
+
+from accord.matching import keypoints, robust, transforms
+from accord.matching.keypoint_index import KeypointIndex
+from robustness import fetch_photographs, make_tiles  # the script's folder is on sys.path
+
+
+def correspondences(query: keypoints.Features, banked: keypoints.Features) -> int:
+    """Ratio-tested correspondences, as :func:`keypoints.verify` forms them."""
+    if len(query) < 2 or len(banked) < 2:
+        return 0
+    flat = faiss.IndexBinaryFlat(256)
+    flat.add(banked.descriptors)
+    d, labels = flat.search(query.descriptors, 2)
+    return int(((labels[:, 1] >= 0) & (d[:, 0] < keypoints.RATIO * d[:, 1])).sum())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--families", default="rotate_crop,combo")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    families = args.families.split(",")
+    faiss.omp_set_num_threads(1)
+    tiles = make_tiles(fetch_photographs(), 400, np.random.default_rng(args.seed))
+    half = len(tiles) // 2
+    banked = tiles[:half]
+    bank = np.stack(
+        [np.packbits(np.asarray(pdqhash.compute(np.asarray(t))[0], dtype=np.uint8)) for t in banked]
+    )
+    features = [keypoints.extract(np.asarray(t), mirror=True) for t in banked]
+    points = KeypointIndex()
+    points.add(list(range(half)), [keypoints.pack(f) for f in features])
+    causes: Counter[tuple[str, str]] = Counter()
+    for family in families:
+        fi = transforms.FAMILIES.index(family)
+        for idx in range(half):
+            query, desc = transforms.apply(
+                family, tiles[idx], np.random.default_rng([args.seed, idx, fi])
+            )
+            arr = np.asarray(query)
+            m = robust.best_match(robust.robust_views(arr), bank)
+            if m is not None and m.distance <= robust.ROBUST_THRESHOLD and m.row == idx:
+                continue
+            q = keypoints.extract_query(arr)
+            hits = points.query(q, keypoints.MIN_INLIERS)
+            if hits and hits[0].id == idx:
+                continue
+            candidates = points.candidates(q)
+            ids = [c for c, _ in candidates]
+            own = features[idx]
+            sides = [own] + ([own.mirror] if own.mirror is not None else [])
+            best = max(sides, key=lambda s: correspondences(q, s))
+            pairs = correspondences(q, best)
+            inliers = keypoints.verify(q, best)
+            if min(len(q), len(own)) < 50:
+                cause = "no corners"
+            elif idx not in ids:
+                cause = "not retrieved"
+            elif pairs < keypoints.MIN_INLIERS:
+                cause = "few pairs"
+            else:
+                cause = "few inliers"
+            causes[(family, cause)] += 1
+            rank = ids.index(idx) if idx in ids else -1
+            print(f"{family:>11} tile {idx:3d} {cause:>13}: query {len(q):3d} keypoints, "
+                  f"banked {len(own):3d}; candidate rank {rank:2d}; {pairs:3d} pairs, "
+                  f"{inliers:2d} inliers against it; {desc}")  # fmt: skip
+    print()
+    for family in families:
+        tally = {c: n for (f, c), n in causes.items() if f == family}
+        ranked = sorted(tally.items(), key=lambda x: -x[1])
+        print(f"{family}: {sum(tally.values())} missed: "
+              + ", ".join(f"{c} {n}" for c, n in ranked))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
