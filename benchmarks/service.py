@@ -6,7 +6,9 @@ settings (no tuning), banks N PDQ hashes through the bulk route, then drives it
 with 1, 4 and 16 concurrent clients for a fixed time each. The baseline, run in
 the same process against the same server, is ``GET /status`` (no auth, no
 work): the ceiling the HTTP stack itself allows on this machine, so the ratio
-says how much of it accord's work costs.
+says how much of it accord's work costs. The last column is the server's CPU
+time a request (supervisor and workers, from ``/proc``): on a shared machine it
+moves much less than the rates.
 
     .venv/bin/python benchmarks/service.py            # 100k banked hashes
     .venv/bin/python benchmarks/service.py --quick    # 10k, shorter runs
