@@ -60,14 +60,16 @@ def accord_bin() -> str:
     return str(Path(sys.executable).with_name("accord"))
 
 
-def start_server(home: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def start_server(
+    home: Path, port: int, env: dict[str, str], wait: float = 120
+) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
         [accord_bin(), "serve", "--port", str(port)],
         env={**env, "ACCORD_HOME": str(home)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/status", timeout=1).status_code == 200:
@@ -364,7 +366,8 @@ def main() -> None:
                     )
                 )
 
-        server_b = start_server(home, port_b, env)
+        # a second process loads every banked hash first: minutes at 10M
+        server_b = start_server(home, port_b, env, wait=1200)
         try:
             probe = random_hashes(5, rng)
             waits = []
