@@ -6,7 +6,9 @@ settings (no tuning), banks N PDQ hashes through the bulk route, then drives it
 with 1, 4 and 16 concurrent clients for a fixed time each. The baseline, run in
 the same process against the same server, is ``GET /status`` (no auth, no
 work): the ceiling the HTTP stack itself allows on this machine, so the ratio
-says how much of it accord's work costs.
+says how much of it accord's work costs. The last column is the server's CPU
+time a request (supervisor and workers, from ``/proc``): on a shared machine it
+moves much less than the rates.
 
     .venv/bin/python benchmarks/service.py            # 100k banked hashes
     .venv/bin/python benchmarks/service.py --quick    # 10k, shorter runs
@@ -38,6 +40,8 @@ import httpx
 import numpy as np
 from PIL import Image
 
+LAST_COUNT = 0  # requests made by the last load run (for CPU-ms a request)
+
 HMA_REFERENCE = {
     "hash lookups/s": "~900 (OMP_NUM_THREADS=1), 250-265 default",
     "upload lookups/s": "~256",
@@ -56,14 +60,16 @@ def accord_bin() -> str:
     return str(Path(sys.executable).with_name("accord"))
 
 
-def start_server(home: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def start_server(
+    home: Path, port: int, env: dict[str, str], wait: float = 120
+) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
         [accord_bin(), "serve", "--port", str(port)],
         env={**env, "ACCORD_HOME": str(home)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/status", timeout=1).status_code == 200:
@@ -73,6 +79,35 @@ def start_server(home: Path, port: int, env: dict[str, str]) -> subprocess.Popen
         time.sleep(0.3)
     proc.kill()
     raise SystemExit(f"the service on port {port} did not start")
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (the supervisor and its worker processes)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*/children"):
+            todo.extend(int(c) for c in task.read_text().split())
+    return out
+
+
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by the service: supervisor and workers.
+
+    Read from ``/proc`` (Linux); a worker that exited is not counted, which is why it
+    is read around each measurement, not once at the end. Less noisy than a rate on a
+    shared machine: it counts what the server spent, not what it was given.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for p in _tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
 
 
 def random_hashes(n: int, rng: np.random.Generator) -> list[str]:
@@ -111,6 +146,8 @@ async def drive(make_request, clients: int, seconds: float) -> tuple[float, floa
         started = time.monotonic()
         await asyncio.gather(*(loop(w) for w in range(clients)))
         elapsed = time.monotonic() - started
+    global LAST_COUNT
+    LAST_COUNT = len(latencies)
     latencies.sort()
     p50 = statistics.median(latencies) * 1000
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
@@ -140,6 +177,8 @@ def wrk_drive(
         check=True,
     ).stdout
     rate = float(result.split("Requests/sec:")[1].split()[0])
+    global LAST_COUNT
+    LAST_COUNT = int(result.split(" requests in ")[0].split()[-1])
     p50 = p99 = 0.0
     for line in result.splitlines():
         parts = line.split()
@@ -191,6 +230,7 @@ def main() -> None:
     if args.quick:
         args.banked, args.seconds = 10_000, 3.0
     rng = np.random.default_rng(7)
+    print(f"load average at the start: {os.getloadavg()[0]:.2f}")
     root = Path(tempfile.mkdtemp(prefix="accord-bench-"))
     home = root / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ACCORD_")}
@@ -207,12 +247,13 @@ def main() -> None:
     port_a, port_b = free_port(), free_port()
     server_a = start_server(home, port_a, env)
     base = f"http://127.0.0.1:{port_a}"
-    rows: list[tuple[str, str, str, str, str]] = []
+    rows: list[tuple[str, str, str, str, str, str]] = []
     try:
         httpx.post(f"{base}/v1/banks", json={"name": "BENCH"}, headers=headers).raise_for_status()
         hashes = random_hashes(args.banked, rng)
         batch = 10_000
         started = time.perf_counter()
+        cpu0 = server_cpu(server_a.pid)
         for i in range(0, len(hashes), batch):
             items = [{"signals": {"pdq": h}} for h in hashes[i : i + batch]]
             httpx.post(
@@ -222,12 +263,16 @@ def main() -> None:
                 timeout=600,
             ).raise_for_status()
         bank_rate = len(hashes) / (time.perf_counter() - started)
-        rows.append(("bulk banking", "1", f"{bank_rate:,.0f} hashes/s", "", ""))
         # wait for the index to hold them all
         while httpx.get(
             f"{base}/m/index/status?signal_type=pdq", headers=headers, timeout=60
         ).json()["pdq"]["size"] < len(hashes):
             time.sleep(0.5)
+        time.sleep(1.5)  # the other worker follows the feed too
+        bank_cpu = (server_cpu(server_a.pid) - cpu0) / len(hashes) * 1e6
+        rows.append(
+            ("bulk banking", "1", f"{bank_rate:,.0f} hashes/s", "", "", f"{bank_cpu:.1f} us/hash")
+        )
 
         queries = [hashes[int(i)] for i in rng.integers(0, len(hashes), 1000)]
         image = jpeg(1)
@@ -272,14 +317,27 @@ def main() -> None:
 
         def run_upload(clients: int, seconds: float) -> tuple[float, float, float, int]:
             if use_wrk:
+                # the path (with ?robust=false for plain PDQ) comes from the URL: the Lua
+                # script sets only method, body and headers
                 return wrk_drive(
-                    f"{base}/m/lookup", clients, seconds, lua_upload(body_file, boundary, key), root
+                    f"{base}{upload_path}",
+                    clients,
+                    seconds,
+                    lua_upload(body_file, boundary, key),
+                    root,
                 )
             return asyncio.run(drive(upload, clients, seconds))
 
+        def cpu_ms(run, clients: int, seconds: float) -> tuple[float, float, float, int, str]:
+            """A run's figures and the server's CPU-ms a request during it."""
+            before = server_cpu(server_a.pid)
+            rate, p50, p99, errors = run(clients, seconds)
+            spent = server_cpu(server_a.pid) - before
+            return rate, p50, p99, errors, f"{spent / max(1, LAST_COUNT) * 1e3:.3f} ms"
+
         for clients in (1, 4, 16):
-            base_rate, *_ = run_status(clients, args.seconds / 2)
-            rate, p50, p99, errors = run_lookup(clients, args.seconds)
+            base_rate, _, _, _, base_cpu = cpu_ms(run_status, clients, args.seconds / 2)
+            rate, p50, p99, errors, cpu = cpu_ms(run_lookup, clients, args.seconds)
             rows.append(
                 (
                     "hash lookup",
@@ -287,6 +345,7 @@ def main() -> None:
                     f"{rate:,.0f}/s (p50 {p50:.1f} ms, p99 {p99:.1f} ms)",
                     f"{base_rate:,.0f}/s",
                     f"{rate / base_rate:.2f}" + (f" errors={errors}" if errors else ""),
+                    f"{cpu} ({base_cpu})",
                 )
             )
         for label, path in (
@@ -295,18 +354,20 @@ def main() -> None:
         ):
             upload_path = path
             for clients in (1, 4, 16):
-                rate, p50, p99, errors = run_upload(clients, args.seconds)
+                rate, p50, p99, errors, cpu = cpu_ms(run_upload, clients, args.seconds)
                 rows.append(
                     (
                         label,
                         str(clients),
                         f"{rate:,.0f}/s (p50 {p50:.1f} ms, p99 {p99:.1f} ms)",
                         "",
-                        "",
+                        f"errors={errors}" if errors else "",
+                        cpu,
                     )
                 )
 
-        server_b = start_server(home, port_b, env)
+        # a second process loads every banked hash first: minutes at 10M
+        server_b = start_server(home, port_b, env, wait=1200)
         try:
             probe = random_hashes(5, rng)
             waits = []
@@ -332,6 +393,7 @@ def main() -> None:
                     f"median {statistics.median(waits):.2f} s, max {max(waits):.2f} s",
                     "",
                     "",
+                    "",
                 )
             )
         finally:
@@ -343,9 +405,13 @@ def main() -> None:
         shutil.rmtree(root, ignore_errors=True)
 
     print(f"accord service benchmark: {args.banked:,} banked PDQ hashes, {os.cpu_count()} cores")
-    print(f"{'what':32} {'clients':>7}  {'accord':44} {'GET /status':>12} {'ratio':>6}")
-    for what, clients, value, baseline, ratio in rows:
-        print(f"{what:32} {clients:>7}  {value:44} {baseline:>12} {ratio:>6}")
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
+    print(
+        f"{'what':32} {'clients':>7}  {'accord':44} {'GET /status':>12} {'ratio':>6}"
+        f"  server CPU a request (GET /status)"
+    )
+    for what, clients, value, baseline, ratio, cpu in rows:
+        print(f"{what:32} {clients:>7}  {value:44} {baseline:>12} {ratio:>6}  {cpu}")
     print("HMA 1.1.7 reference (from the issue, not measured here):")
     for what, value in HMA_REFERENCE.items():
         print(f"  {what}: {value}")

@@ -362,8 +362,15 @@ class Matcher:
 
     def _add_keypoints(self, rows: Sequence[Any]) -> None:
         """The features of the items whose PDQ signals were just added, if they have any."""
-        by_content = {int(r.content_id): int(r.signal_id) for r in rows if r.signal_type == "pdq"}
-        videos = {int(r.content_id): int(r.signal_id) for r in rows if r.signal_type == "vpdq"}
+        # rows are (signal id, type, value, bank id, content id, ...): unpacked, not read by
+        # attribute (a bulk import's 10,000 rows)
+        by_content: dict[int, int] = {}
+        videos: dict[int, int] = {}
+        for i, t, _v, _b, c, *_ in rows:
+            if t == "pdq":
+                by_content[int(c)] = int(i)
+            elif t == "vpdq":
+                videos[int(c)] = int(i)
         if by_content or videos:
             with self.db.read() as conn:
                 if by_content:
@@ -671,6 +678,18 @@ def _load_keypoints(
     With ``signal_type="vpdq"``, videos' keyframes under their vPDQ signal id."""
     if by_content is not None:
         wanted = sorted(by_content)
+        if wanted[-1] - wanted[0] < 2 * len(wanted):
+            # the ids of a bulk import are consecutive: one range query (the items that
+            # have features, usually none) instead of an IN list of 2,000 ids at a time
+            rows = conn.execute(
+                select(bank_keypoints.c.content_id, bank_keypoints.c.data).where(
+                    bank_keypoints.c.content_id.between(wanted[0], wanted[-1])
+                )
+            ).all()
+            rows = [r for r in rows if r.content_id in by_content]
+            if rows:
+                points.add([by_content[r.content_id] for r in rows], [bytes(r.data) for r in rows])
+            return
         for start in range(0, len(wanted), batch):
             part = wanted[start : start + batch]
             rows = conn.execute(
