@@ -28,7 +28,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -398,14 +398,29 @@ class Matcher:
         """Banked images whose local features agree with ``query`` on at least ``min_inliers``
         keypoints, under the same bank rules as :meth:`lookup` (signal type ``keypoints``;
         the distance is ``1 - inliers / 100``, floored at 0, the inliers are in ``detail``)."""
+        found = self._keypoint_hits(
+            lambda: self._keypoints.query(query, min_inliers),
+            lambda hit: (max(0.0, 1.0 - hit.inliers / 100), {"inliers": float(hit.inliers)}),
+        )
+        wanted = set(banks_filter) if banks_filter is not None else None
+        flip_key = query.descriptors[:8].tobytes().hex()
+        return self._result(
+            "keypoints", found, wanted, flip_key, bypass_coinflip, with_labels=with_labels
+        )
+
+    def _keypoint_hits(
+        self,
+        search: Callable[[], Sequence[Any]],
+        score: Callable[[Any], tuple[float, dict[str, float]]],
+    ) -> list[tuple[Bank, int, float, dict[str, float]]]:
+        """Run a local-feature ``search`` outside the lock, keep the hits of enabled banks,
+        each as ``(bank, content id, distance, detail)`` from ``score(hit)``."""
         self.ensure_loaded()
         if self._dirty:
             self.catch_up()
-        wanted = set(banks_filter) if banks_filter is not None else None
         with self._lock:
-            points = self._keypoints
             bank_by_id = self._banks
-        hits = points.query(query, min_inliers)
+        hits = search()
         found: list[tuple[Bank, int, float, dict[str, float]]] = []
         with self._lock:
             for hit in hits:
@@ -413,12 +428,9 @@ class Matcher:
                 bank = bank_by_id.get(bank_id)
                 if bank is None or not bank.enabled:
                     continue
-                distance = max(0.0, 1.0 - hit.inliers / 100)
-                found.append((bank, content_id, distance, {"inliers": float(hit.inliers)}))
-        flip_key = query.descriptors[:8].tobytes().hex()
-        return self._result(
-            "keypoints", found, wanted, flip_key, bypass_coinflip, with_labels=with_labels
-        )
+                distance, detail = score(hit)
+                found.append((bank, content_id, distance, detail))
+        return found
 
     @property
     def video_keypoint_count(self) -> int:
@@ -440,29 +452,18 @@ class Matcher:
         :meth:`lookup` (signal type ``keypoints``; the distance is ``100 -`` the larger of
         the chain's shares of the query and of the video, as vPDQ's; ``detail`` has the
         frames, the fewest inliers of a frame and both shares)."""
-        self.ensure_loaded()
-        if self._dirty:
-            self.catch_up()
+
+        def score(hit: Any) -> tuple[float, dict[str, float]]:
+            detail = {
+                "frames": float(hit.frames),
+                "inliers": float(hit.inliers),
+                "query_match_percent": hit.query_percent,
+                "compared_match_percent": hit.bank_percent,
+            }
+            return 100.0 - max(hit.query_percent, hit.bank_percent), detail
+
+        found = self._keypoint_hits(lambda: self._video_points.query(query, min_inliers), score)
         wanted = set(banks_filter) if banks_filter is not None else None
-        with self._lock:
-            points = self._video_points
-            bank_by_id = self._banks
-        hits = points.query(query, min_inliers)
-        found: list[tuple[Bank, int, float, dict[str, float]]] = []
-        with self._lock:
-            for hit in hits:
-                bank_id, content_id = self._ids.get(hit.id)
-                bank = bank_by_id.get(bank_id)
-                if bank is None or not bank.enabled:
-                    continue
-                detail = {
-                    "frames": float(hit.frames),
-                    "inliers": float(hit.inliers),
-                    "query_match_percent": hit.query_percent,
-                    "compared_match_percent": hit.bank_percent,
-                }
-                distance = 100.0 - max(hit.query_percent, hit.bank_percent)
-                found.append((bank, content_id, distance, detail))
         flip_key = query[0].features.descriptors[:8].tobytes().hex() if query else ""
         return self._result(
             "keypoints", found, wanted, flip_key, bypass_coinflip, with_labels=with_labels
