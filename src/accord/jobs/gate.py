@@ -206,21 +206,23 @@ def derive_counts(
     zero, or a side whose groups are all counted but do not add up, means the
     corpus changed between the passes: refused.
     """
-    allowed_rows = {True: written, False: total - written}
-    matched = [(g[0], g[1], int(counted.get(g, 0))) for g in sorted(counted)]
+    side_rows = {True: written, False: total - written}
+    left = {
+        side: side_rows[side] - sum(n for (allowed, _), n in counted.items() if allowed == side)
+        for side in (True, False)
+    }
+    matched = [(allowed, reason, int(n)) for (allowed, reason), n in counted.items()]
     other_side = not spec.default_allowed
-    missing = [g for g in groups if g not in counted and g[0] == other_side]
-    side_counted = sum(n for (allowed, _), n in counted.items() if allowed == other_side)
-    rest = allowed_rows[other_side] - side_counted
-    if missing:
-        (group,) = missing  # counted_groups leaves out one group at most
-        matched.append((group[0], group[1], rest))
-    elif rest:
-        rest = -1  # the other side is fully counted and must add up
-    default_rest = allowed_rows[spec.default_allowed] - sum(
-        n for (allowed, _), n in counted.items() if allowed == spec.default_allowed
-    )
-    if rest < 0 or default_rest < 0:
+    # counted_groups leaves out one group at most, on the side that is not the default's:
+    # it gets what is left of that side; without one, that side must add up exactly
+    uncounted = [g for g in groups if g not in counted]
+    if uncounted:
+        (group,) = uncounted
+        matched.append((group[0], group[1], left[other_side]))
+        other_fits = left[other_side] >= 0
+    else:
+        other_fits = left[other_side] == 0
+    if not other_fits or left[spec.default_allowed] < 0:
         raise InvalidInput(
             f"the gate's counts do not add up ({total} rows read, {written} written); the "
             "corpus changed while it was read?",

@@ -220,8 +220,7 @@ class DuckDBEngine:
             hasher.add(ordered)
         else:
             t_read = t_sort = time.perf_counter()
-            ids = f"SELECT CAST(item_id AS VARCHAR) AS id FROM read_parquet({_lit(part)})"
-            for batch in con.sql(f"{ids} ORDER BY id").to_arrow_reader(1 << 16):
+            for batch in con.sql(f"{_ids_as_text(part)} ORDER BY id").to_arrow_reader(1 << 16):
                 hasher.add(batch.column(0))
         root = hasher.root()
         t_end = time.perf_counter()
@@ -248,8 +247,12 @@ def _read_ids(con: Any, part: Path) -> pa.ChunkedArray:
     field = pq.read_schema(part).field("item_id")
     if field.type in (pa.string(), pa.large_string()):
         return pq.read_table(part, columns=["item_id"], use_threads=False).column(0)
-    ids = f"SELECT CAST(item_id AS VARCHAR) AS id FROM read_parquet({_lit(part)})"
-    return con.sql(ids).to_arrow_table().column(0)
+    return con.sql(_ids_as_text(part)).to_arrow_table().column(0)
+
+
+def _ids_as_text(part: Path) -> str:
+    """The query for the written ids cast to text, as the count and the Spark engine see them."""
+    return f"SELECT CAST(item_id AS VARCHAR) AS id FROM read_parquet({_lit(part)})"
 
 
 def _fingerprint(corpus: Path) -> list[tuple[str, int, int]]:
