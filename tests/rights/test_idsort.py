@@ -86,3 +86,84 @@ def test_ids_in_long_ascending_runs_are_merged_and_sorted(runs):
     shuffled = random.Random(runs).sample(ids, len(ids))
     key, _ = idsort._pack(np.frombuffer("".join(shuffled).encode(), np.uint8).reshape(-1, 14), 13)
     assert idsort._sort_kind(key) == "quicksort"
+
+
+@pytest.fixture(params=["numpy", "compiled"])
+def packing(request, monkeypatch):
+    """Both ways of packing and rebuilding: numpy below COMPILED_FROM ids, compiled loops above."""
+    from accord.jobs import idsort
+
+    if request.param == "compiled":
+        monkeypatch.setattr(idsort, "COMPILED_FROM", 0)
+    return request.param
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    width=st.sampled_from([1, 3, 12, 17, 40]),
+    alphabet=st.sampled_from([b"0123456789", bytes(range(256)), b"ab"]),
+    n=st.integers(1, 300),
+    pieces=st.integers(1, 4),
+    seed=st.integers(0, 2**32),
+)
+def test_any_range_of_sorted_ids_is_the_sorted_slice(width, alphabet, n, pieces, seed):
+    """Rebuilt from keys (every varying column packed) or gathered (ties past the packed
+    columns), compiled or not, :meth:`SortedIds.rows` gives exactly the slice of the
+    byte-order sort, over any number of chunks."""
+    from accord.jobs import idsort
+
+    rng = random.Random(seed)
+    ids = [b"id-" + bytes(rng.choice(alphabet) for _ in range(width)) for _ in range(n)]
+    cuts = sorted(rng.randint(0, n) for _ in range(pieces - 1))
+    chunks = [pa.array(ids[a:b], pa.binary()) for a, b in zip([0, *cuts], [*cuts, n], strict=True)]
+    expected = sorted(ids)
+    start, stop = sorted(rng.randint(0, n) for _ in range(2))
+    for compiled_from in (0, 1 << 40):
+        idsort.COMPILED_FROM, saved = compiled_from, idsort.COMPILED_FROM
+        try:
+            sorter = idsort.SortedIds.of(pa.chunked_array(chunks, pa.binary()), threads=2)
+        finally:
+            idsort.COMPILED_FROM = saved
+        assert sorter is not None
+        assert sorter.n == n
+        assert [bytes(r) for r in sorter.rows(start, stop)] == expected[start:stop]
+
+
+def test_counters_are_rebuilt_from_their_keys(packing):
+    """Zero-padded counters pack whole: the sorter keeps no matrix and rebuilds ids from keys."""
+    from accord.jobs.idsort import SortedIds
+
+    ids = [f"item-{i:09d}" for i in random.Random(3).sample(range(10**9), 5000)]
+    sorter = SortedIds.of(pa.chunked_array([pa.array(ids[:1234]), pa.array(ids[1234:])]))
+    assert sorter is not None
+    assert sorter._matrix is None
+    assert [bytes(r).decode() for r in sorter.rows(0, sorter.n)] == sorted(ids)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("n", [0, 1, 255, 256, 257, 3 * 256 * 512 + 17])
+def test_hash_sorted_gives_the_reference_root(packing, threads, n):
+    """Hashing the sorted ids range by range on a pool gives the root by the definition."""
+    from accord.jobs import merkle as m
+    from accord.jobs.idsort import hash_sorted
+
+    rng = random.Random(n)
+    ids = [f"u-{rng.randrange(16**6):06x}" for _ in range(n)]
+    hasher = m.BlockHasher()
+    hash_sorted(pa.chunked_array([pa.array(ids, pa.string())], pa.string()), hasher, threads)
+    assert hasher.items == n
+    assert hasher.root() == m.reference_block_root(sorted(x.encode() for x in ids))
+
+
+def test_hash_sorted_after_an_unfinished_block_and_of_varying_width():
+    from accord.jobs import merkle as m
+    from accord.jobs.idsort import hash_sorted
+
+    hasher = m.BlockHasher(4)
+    hasher.add(pa.array(["a", "b"]))  # a block left unfinished: the rest is added whole
+    hash_sorted(pa.array([f"c{i:03d}" for i in range(9, -1, -1)]), hasher, threads=2)
+    hash_sorted(pa.array(["z", "zz", "zzz"]), hasher, threads=2)  # widths differ
+    expected = [b"a", b"b", *(f"c{i:03d}".encode() for i in range(10)), b"z", b"zz", b"zzz"]
+    assert hasher.root() == m.reference_block_root(expected, 4)
+    with pytest.raises(m.InvalidInput, match="out of byte order"):
+        hash_sorted(pa.array([f"a{i:03d}" for i in range(8)]), hasher)

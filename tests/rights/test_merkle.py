@@ -177,3 +177,28 @@ def test_empty_tree():
 def test_a_malformed_proof_document_is_invalid_input():
     with pytest.raises(InvalidInput, match="not an absence proof"):
         m.AbsenceProof.from_dict({"item_id": "x"})
+
+
+def test_blocks_hashed_elsewhere_join_the_stream_in_order():
+    import numpy as np
+
+    ids = [f"{i:05d}".encode() for i in range(12)]
+    rows = np.frombuffer(b"".join(ids), np.uint8).reshape(12, 5)
+    hasher = m.BlockHasher(4)
+    hasher.add_hashed(m.leaves_of_rows(rows[:8], 4), 8, ids[0], ids[7])
+    hasher.add(pa.array([x.decode() for x in ids[8:]]))
+    assert hasher.root() == m.reference_block_root(ids, 4)
+    assert m.leaves_of_rows(rows[:4], 4) == [m.leaf_hash(m.encode_block(ids[:4]))]
+    with pytest.raises(ValueError, match="whole blocks"):
+        m.leaves_of_rows(rows[:5], 4)
+    late = m.BlockHasher(4)
+    late.add(pa.array(["99999"] * 4))
+    with pytest.raises(InvalidInput, match="out of byte order"):
+        late.add_hashed(m.leaves_of_rows(rows[:4], 4), 4, ids[0], ids[3])
+    unfinished = m.BlockHasher(4)
+    unfinished.add(pa.array(["0"]))
+    assert not unfinished.at_block_boundary
+    with pytest.raises(ValueError, match="whole blocks"):
+        unfinished.add_hashed([], 0, b"1", b"1")
+    with pytest.raises(ValueError, match="full"):
+        m.BlockHasher(4).add_hashed(m.leaves_of_rows(rows[:4], 4), 3, ids[0], ids[2])

@@ -5,36 +5,63 @@ A general string sort compares whole strings, and ids such as
 ``item-000000123456`` share long prefixes, so most comparisons walk many bytes
 (DuckDB's ``ORDER BY`` on 10M such ids takes longer than the gate's whole
 Parquet write). Most id schemes are of one width (zero-padded counters, UUIDs,
-hex digests), and then the ids are rows of a ``(n, width)`` byte matrix read
-straight from the Arrow data buffer:
+hex digests), and then each Arrow chunk of ids is an ``(n, width)`` byte matrix
+read straight from its data buffer (:class:`SortedIds`):
 
 1. each leading byte column is replaced by its value minus the column's
-   minimum (a column of digits needs 4 bits, a constant column none), and as
-   many columns as fit are packed, above the row number, into one ``uint64``
-   per id;
+   minimum over all chunks (a column of digits needs 4 bits, a constant column
+   none), and as many columns as fit are packed, above the row number, into
+   one ``uint64`` per id, chunk by chunk (on several threads: numpy releases
+   the GIL), without first copying the chunks into one matrix;
 2. one ``np.sort`` of those integers (a vectorised sort, about five times
    faster here than ``np.argsort``) orders the ids, and the low bits say which
    row goes where; keys that already fall in long ascending runs (ids read back
    from a file written from a corpus in id order) are sorted by timsort instead,
    which merges the runs in a fraction of the time;
-3. only ids that tie on the packed columns are sorted further, by the bytes
-   after them, run by run (``np.lexsort``).
+3. when every column that varies is packed (zero-padded counters up to a few
+   hundred million ids), the sorted keys *are* the sorted ids: any range of
+   them is rebuilt from the keys' bits (:meth:`SortedIds.rows`) and the chunks
+   are not read again. Otherwise the chunks are joined into one matrix, ids that
+   tie on the packed columns are sorted further by the bytes after them, run by
+   run (``np.lexsort``), and a range of sorted ids is a gather of its rows.
 
-The sorted matrix is returned as a ``large_binary`` Arrow array without another
-copy. Ids of varying width use Arrow's own sort (:func:`pyarrow.compute.sort_indices`).
-Everything is in memory: the DuckDB engine uses this only below a size limit
-and lets DuckDB sort (spilling to disk) above it.
+:func:`hash_sorted` feeds the sorted ids to a :class:`~accord.jobs.merkle.BlockHasher`
+range by range on several threads (rebuild or gather, then hash: hashlib also
+releases the GIL), so no sorted copy of all the ids is ever made.
+:func:`sort_ids` returns them as one Arrow array. Ids of varying width use
+Arrow's own sort (:func:`pyarrow.compute.sort_indices`). Everything is in
+memory: the DuckDB engine uses this only below a size limit and lets DuckDB
+sort (spilling to disk) above it.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["sort_ids"]
+from accord.jobs.merkle import BlockHasher, leaves_of_rows
+
+__all__ = ["COMPILED_FROM", "SortedIds", "hash_sorted", "sort_ids"]
+
+# From this many ids on, packing and rebuilding run as compiled loops
+# (:mod:`accord.jobs.idsort_kernels`): loading them costs a process 1-2 s once.
+COMPILED_FROM = 1 << 21
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+def _chunks(ids: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
+    chunks = ids.chunks if isinstance(ids, pa.ChunkedArray) else [ids]
+    chunks = [c for c in chunks if len(c)]
+    if any(c.null_count for c in chunks):
+        raise ValueError("ids must not be missing")
+    return chunks
 
 
 def _fixed_width_matrix(array: pa.Array) -> np.ndarray | None:
@@ -78,17 +105,17 @@ def _column_range(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return low, high
 
 
-def _pack(matrix: np.ndarray, index_bits: int) -> tuple[np.ndarray, int]:
-    """One ``uint64`` per row: leading byte columns as offsets from their minimum, then the row.
+def _packed_columns(
+    low: np.ndarray, high: np.ndarray, index_bits: int
+) -> tuple[list[tuple[int, int]], int]:
+    """The ``(column, bits)`` packed above ``index_bits``, left to right, and the first not packed.
 
-    Returns the keys and the first column not packed. A column of digits spans
-    10 values (4 bits), a constant column none; columns are taken left to right
-    while they fit beside ``index_bits``.
+    A column of digits spans 10 values (4 bits), a constant column none; columns
+    are taken while they fit in 64 bits beside the row number.
     """
-    n, width = matrix.shape
-    low, high = _column_range(matrix)
+    width = len(low)
     spans = [(int(high[c]) - int(low[c])).bit_length() for c in range(width)]
-    columns: list[tuple[int, int]] = []  # (column, bits)
+    columns: list[tuple[int, int]] = []
     used = 0
     end = 0
     while end < width and used + spans[end] + index_bits <= 64:
@@ -96,9 +123,21 @@ def _pack(matrix: np.ndarray, index_bits: int) -> tuple[np.ndarray, int]:
             columns.append((end, spans[end]))
             used += spans[end]
         end += 1
-    key = np.empty(n, dtype=np.uint64)
+    return columns, end
+
+
+def _pack_into(
+    key: np.ndarray,
+    matrix: np.ndarray,
+    row0: int,
+    low: np.ndarray,
+    columns: list[tuple[int, int]],
+    end: int,
+    index_bits: int,
+) -> None:
+    """Write the packed keys of ``matrix``'s rows (numbered from ``row0``) into ``key``."""
     first = columns[0][0] if columns else 0
-    for start in range(0, n, _PACK_ROWS):
+    for start in range(0, len(matrix), _PACK_ROWS):
         # the packed columns of these rows, one contiguous line per column
         lines = np.ascontiguousarray(matrix[start : start + _PACK_ROWS, first:end].T)
         part = np.zeros(lines.shape[1], dtype=np.uint64)
@@ -106,10 +145,23 @@ def _pack(matrix: np.ndarray, index_bits: int) -> tuple[np.ndarray, int]:
             part <<= np.uint64(bits)
             part |= lines[column - first] - low[column]
         part <<= np.uint64(index_bits)
-        part |= np.arange(start, start + len(part), dtype=np.uint64)
-        key[start : start + len(part)] = part
+        part |= np.arange(row0 + start, row0 + start + len(part), dtype=np.uint64)
+        key[row0 + start : row0 + start + len(part)] = part
+
+
+def _pack(matrix: np.ndarray, index_bits: int) -> tuple[np.ndarray, int]:
+    """One ``uint64`` per row: leading byte columns as offsets from their minimum, then the row.
+
+    Returns the keys and the first column not packed.
+    """
+    low, high = _column_range(matrix)
+    columns, end = _packed_columns(low, high, index_bits)
+    key = np.empty(len(matrix), dtype=np.uint64)
+    _pack_into(key, matrix, 0, low, columns, end, index_bits)
     return key, end
 
+
+_TILE_ROWS = 1 << 16  # rows of the tiled minima copied into rebuilt ids at a time
 
 # Keys falling in fewer ascending runs than one per this many are sorted by merging the runs.
 _RUN_LENGTH = 256
@@ -121,10 +173,9 @@ def _sort_kind(key: np.ndarray) -> Literal["quicksort", "stable"]:
 
     Ids read back from a Parquet file that DuckDB wrote from a corpus in id order come
     in a few dozen ascending runs (its threads' row groups interleave): timsort orders
-    9.2M such keys in 0.02-0.03 s against 0.3-0.4 s, and the row gather that follows
-    becomes nearly sequential (0.15 s against 0.35-0.5 s). On shuffled keys timsort
-    is several times slower than the vectorised sort, hence the count of descents
-    (one comparison pass) to choose.
+    9.2M such keys in 0.01-0.03 s against 0.3-0.4 s. On shuffled keys timsort is
+    several times slower than the vectorised sort, hence the count of descents (one
+    comparison pass) to choose.
     """
     if len(key) < 2:
         return "quicksort"
@@ -132,33 +183,154 @@ def _sort_kind(key: np.ndarray) -> Literal["quicksort", "stable"]:
     return "stable" if (descents + 1) * _RUN_LENGTH <= len(key) else "quicksort"
 
 
-def _sort_matrix(matrix: np.ndarray) -> np.ndarray:
-    n, width = matrix.shape
-    index_bits = max(1, (n - 1).bit_length())
-    # one np.sort of the packed keys both orders the rows and (low bits) says which is where
-    key, column = _pack(matrix, index_bits)
-    key.sort(kind=_sort_kind(key))
-    where = None
-    if column < width:  # rows equal on the packed columns are ordered by the bytes after them
-        ranked = key >> np.uint64(index_bits)
+def _mapped(threads: int, fn: Callable[[_T], _R], items: Iterable[_T]) -> Iterator[_R]:
+    """``map`` on a pool of ``threads`` (results in order), or on this thread for one."""
+    if threads <= 1:
+        yield from map(fn, items)
+        return
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        yield from pool.map(fn, items)
+
+
+class SortedIds:
+    """Ids of one width, sorted by their packed keys; any range of the order read as a matrix.
+
+    Build with :meth:`of`; :meth:`rows` is safe to call from several threads.
+    """
+
+    def __init__(self, matrices: list[np.ndarray], threads: int = 1) -> None:
+        self.width = matrices[0].shape[1]
+        self._kernel: tuple[Any, np.ndarray, np.ndarray] | None = None
+        self._tiled: np.ndarray | None = None
+        sizes = [len(m) for m in matrices]
+        self.n = sum(sizes)
+        starts = np.cumsum([0, *sizes]).tolist()
+        self._index_bits = max(1, (self.n - 1).bit_length())
+        ranges = list(_mapped(threads, _column_range, matrices))
+        low = np.min([r[0] for r in ranges], axis=0)
+        high = np.max([r[1] for r in ranges], axis=0)
+        self._low = low
+        self._columns, end = _packed_columns(low, high, self._index_bits)
+        key = np.empty(self.n, dtype=np.uint64)
+
+        compiled = self.n >= COMPILED_FROM
+        if compiled:
+            from accord.jobs import idsort_kernels as kernels
+
+            kernels.warm_up()
+            where = np.array([c for c, _ in self._columns], dtype=np.int64)
+            widths = np.array([b for _, b in self._columns], dtype=np.int64)
+            self._kernel = (kernels, where, widths)
+
+        def pack(i: int) -> None:
+            if compiled:
+                kernels.pack(
+                    matrices[i].reshape(-1),
+                    self.width,
+                    low,
+                    where,
+                    widths,
+                    self._index_bits,
+                    starts[i],
+                    key[starts[i] : starts[i + 1]],
+                )
+                return
+            _pack_into(key, matrices[i], starts[i], low, self._columns, end, self._index_bits)
+
+        for _ in _mapped(threads, pack, range(len(matrices))):
+            pass
+        key.sort(kind=_sort_kind(key))
+        self._key = key
+        self._matrix: np.ndarray | None = None
+        if end < self.width:  # the rest of each id is needed: gather rows from one matrix
+            self._matrix = matrices[0] if len(matrices) == 1 else np.concatenate(matrices)
+            self._order_ties(end)
+
+    @classmethod
+    def of(cls, ids: pa.Array | pa.ChunkedArray, threads: int = 1) -> SortedIds | None:
+        """The ids sorted, or None if they are not all of one (non-zero) width or are none.
+
+        Missing ids are refused with ``ValueError``.
+        """
+        chunks = _chunks(ids)
+        matrices = [_fixed_width_matrix(c) for c in chunks]
+        if not matrices or any(m is None for m in matrices):
+            return None
+        if len({m.shape[1] for m in matrices if m is not None}) != 1:
+            return None
+        return cls([m for m in matrices if m is not None], threads)
+
+    def _order_ties(self, column: int) -> None:
+        """Order the keys that tie on the packed columns by the bytes from ``column`` on."""
+        assert self._matrix is not None
+        key, bits = self._key, np.uint64(self._index_bits)
+        ranked = key >> bits
         tied = np.flatnonzero(ranked[1:] == ranked[:-1])
-        if tied.size:
-            where = np.unique(np.concatenate([tied, tied + 1]))  # positions in sorted order
-            breaks = np.ones(where.size, dtype=bool)  # a run: contiguous positions, one key
-            breaks[1:] = (where[1:] != where[:-1] + 1) | (ranked[where[1:]] != ranked[where[:-1]])
-            run = np.cumsum(breaks)
+        if not tied.size:
+            return
+        where = np.unique(np.concatenate([tied, tied + 1]))  # positions in sorted order
+        breaks = np.ones(where.size, dtype=bool)  # a run: contiguous positions, one key
+        breaks[1:] = (where[1:] != where[:-1] + 1) | (ranked[where[1:]] != ranked[where[:-1]])
+        run = np.cumsum(breaks)
         del ranked
-    # the low bits are the rows in sorted order: masked in place, no copy of n keys
-    np.bitwise_and(key, np.uint64((1 << index_bits) - 1), out=key)
-    order = key.view(np.int64)
-    if where is not None:
-        members = order[where]
-        rows = matrix[members]
-        words = [_word(rows, s) for s in reversed(range(column, width, 8))]
+        members = key[where]
+        rows = self._matrix[(members & np.uint64((1 << self._index_bits) - 1)).view(np.int64)]
+        words = [_word(rows, s) for s in reversed(range(column, self.width, 8))]
         # np.lexsort sorts by its last key first: the run, then the bytes left to right
-        order[where] = members[np.lexsort((*words, run))]
-    sorted_matrix: np.ndarray = np.take(matrix, order, axis=0)
-    return sorted_matrix
+        key[where] = members[np.lexsort((*words, run))]
+
+    def _fill_low(self, out: np.ndarray) -> None:
+        """Every row of ``out`` set to the columns' minima (the constant columns' bytes).
+
+        Copied from a tiled row (one ``memcpy`` a piece): a broadcast assignment of a
+        short row is about ten times slower.
+        """
+        if self._tiled is None:
+            self._tiled = np.tile(self._low, _TILE_ROWS)
+        flat, step = out.reshape(-1), len(self._tiled)
+        for start in range(0, len(flat), step):
+            piece = flat[start : start + step]
+            piece[:] = self._tiled[: len(piece)]
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        """The ids at sorted positions ``[start, stop)`` as a C-contiguous uint8 matrix."""
+        part = self._key[start:stop]
+        if self._matrix is not None:
+            order = (part & np.uint64((1 << self._index_bits) - 1)).view(np.int64)
+            gathered: np.ndarray = np.take(self._matrix, order, axis=0)
+            return gathered
+        # every varying column is in the key: rebuild the ids from its bits
+        if self._kernel is not None:
+            kernels, where, widths = self._kernel
+            rebuilt = np.empty((len(part), self.width), dtype=np.uint8)
+            self._fill_low(rebuilt)
+            kernels.rebuild(part, self._index_bits, self._low, where, widths, rebuilt)
+            return rebuilt
+        values = part >> np.uint64(self._index_bits)
+        out = np.empty((len(part), self.width), dtype=np.uint8)
+        out[:] = self._low  # constant columns are their minimum
+        shift = 0
+        for column, bits in reversed(self._columns):
+            digit = (values >> np.uint64(shift)) & np.uint64((1 << bits) - 1)
+            out[:, column] += digit.astype(np.uint8)
+            shift += bits
+        return out
+
+
+def _as_arrow(matrix: np.ndarray) -> pa.Array:
+    n, width = matrix.shape
+    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int64)
+    data = np.ascontiguousarray(matrix)
+    return pa.Array.from_buffers(
+        pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+
+
+def _arrow_sorted(chunks: list[pa.Array], kind: pa.DataType) -> pa.Array:
+    binary = pa.types.is_binary(kind) or pa.types.is_large_binary(kind)
+    wide = pa.large_binary() if binary else pa.large_string()
+    array = pa.chunked_array([c.cast(wide) for c in chunks], wide).combine_chunks()
+    return pc.take(array, pc.sort_indices(array)) if len(array) > 1 else array
 
 
 def sort_ids(ids: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -167,22 +339,36 @@ def sort_ids(ids: pa.Array | pa.ChunkedArray) -> pa.Array:
     Fixed-width ids come back as ``large_binary`` holding the same bytes; others
     keep their type.
     """
-    chunks = ids.chunks if isinstance(ids, pa.ChunkedArray) else [ids]
-    chunks = [c for c in chunks if len(c)]
-    if any(c.null_count for c in chunks):
-        raise ValueError("ids must not be missing")
-    matrices = [_fixed_width_matrix(c) for c in chunks]
-    widths = {m.shape[1] for m in matrices if m is not None}
-    if not chunks or any(m is None for m in matrices) or len(widths) != 1:
-        binary = pa.types.is_binary(ids.type) or pa.types.is_large_binary(ids.type)
-        wide = pa.large_binary() if binary else pa.large_string()
-        array = pa.chunked_array([c.cast(wide) for c in chunks], wide).combine_chunks()
-        return pc.take(array, pc.sort_indices(array)) if len(array) > 1 else array
-    matrix = matrices[0] if len(matrices) == 1 else np.concatenate(matrices)  # type: ignore[arg-type]
-    assert matrix is not None
-    ordered = np.ascontiguousarray(_sort_matrix(matrix))
-    n, width = ordered.shape
-    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int64)
-    return pa.Array.from_buffers(
-        pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(ordered)]
-    )
+    sorter = SortedIds.of(ids)
+    if sorter is None:
+        return _arrow_sorted(_chunks(ids), ids.type)
+    return _as_arrow(sorter.rows(0, sorter.n))
+
+
+# Blocks rebuilt (or gathered) and hashed at a time by one thread: about 2 MiB of 17-byte ids.
+_SLAB_BLOCKS = 512
+
+
+def hash_sorted(ids: pa.Array | pa.ChunkedArray, hasher: BlockHasher, threads: int = 1) -> None:
+    """Add ``ids`` to ``hasher`` in ascending byte order, hashing on ``threads`` threads.
+
+    Ids of one width are sorted by :class:`SortedIds` and hashed range by range,
+    full blocks on the pool (:func:`accord.jobs.merkle.leaves_of_rows`), so no
+    sorted copy of them all is made; others are sorted by Arrow and added whole.
+    """
+    sorter = SortedIds.of(ids, threads) if hasher.at_block_boundary else None
+    if sorter is None:
+        hasher.add(sort_ids(ids))
+        return
+    b = hasher.block_size
+    full = sorter.n - sorter.n % b
+    slab = b * _SLAB_BLOCKS
+
+    def hash_range(start: int) -> tuple[list[bytes], int, bytes, bytes]:
+        rows = sorter.rows(start, min(start + slab, full))
+        return leaves_of_rows(rows, b), len(rows), rows[0].tobytes(), rows[-1].tobytes()
+
+    for leaves, count, first, last in _mapped(threads, hash_range, range(0, full, slab)):
+        hasher.add_hashed(leaves, count, first, last)
+    if full < sorter.n:
+        hasher.add(_as_arrow(sorter.rows(full, sorter.n)))

@@ -48,6 +48,7 @@ __all__ = [
     "encode_block",
     "inclusion_proof",
     "leaf_hash",
+    "leaves_of_rows",
     "node_hash",
     "reference_block_root",
     "reference_root",
@@ -204,16 +205,14 @@ class BlockHasher:
             lengths = np.diff(offsets)
             if lengths.size and int(lengths.max()) > _U32_MAX:
                 raise InvalidInput("an item id is longer than 4 GiB")
-            bounds = offsets[::b].tolist()
             if lengths.size and int(lengths.min()) == int(lengths.max()):
-                # ids of one width: every full block starts with the same count and
-                # lengths, so that part is hashed once and its state copied per block
-                head = _sha(self._full_prefix + lengths[:b].astype(">u4").tobytes())
-                for j in range(full):
-                    h = head.copy()
-                    h.update(data[bounds[j] : bounds[j + 1]])
-                    self._leaf(h.digest())
+                width = int(lengths[0])
+                start_byte = int(offsets[0])
+                span = data[start_byte : start_byte + full * b * width]
+                for digest in _fixed_width_leaves(span, width, b):
+                    self._leaf(digest)
             else:
+                bounds = offsets[::b].tolist()
                 lengths_be = memoryview(lengths.astype(">u4").tobytes())
                 prefix = self._full_prefix
                 for j in range(full):
@@ -225,6 +224,30 @@ class BlockHasher:
         if rest < n:
             self._pending.extend(_as_bytes(array.slice(rest)))
         self.items += n
+
+    @property
+    def at_block_boundary(self) -> bool:
+        """True when no block is left unfinished (what :meth:`add_hashed` needs)."""
+        return not self._pending
+
+    def add_hashed(self, leaves: Sequence[bytes], count: int, first: bytes, last: bytes) -> None:
+        """Add full blocks hashed elsewhere (:func:`leaves_of_rows`), in order.
+
+        ``count`` ids, the least ``first`` and the greatest ``last``: the order is
+        checked against what came before, not inside the blocks (their sort is the
+        caller's, :func:`accord.jobs.idsort.hash_sorted`).
+        """
+        if self._pending:
+            raise ValueError("hashed blocks can only follow whole blocks")
+        if count != len(leaves) * self.block_size:
+            raise ValueError("hashed blocks must be full")
+        if self._last is not None and first < self._last:
+            raise InvalidInput("item ids reached the Merkle hasher out of byte order")
+        for digest in leaves:
+            self._leaf(digest)
+        if count:
+            self.items += count
+            self._last = last
 
     def _check_order(self, array: pa.Array) -> None:
         import pyarrow.compute as pc
@@ -249,6 +272,39 @@ class BlockHasher:
     @property
     def tree_size(self) -> int:
         return self._frontier.count + (1 if self._pending else 0)
+
+
+def _fixed_width_leaves(data: memoryview | bytes, width: int, block_size: int) -> list[bytes]:
+    """Leaf hashes of the full blocks of ids of one ``width`` laid end to end in ``data``.
+
+    Every full block starts with the same count and lengths, so that part is
+    hashed once and its state copied per block; ``update`` on a block's ids
+    (more than 2 KiB for ids of 8 bytes or more in blocks of 256) runs without
+    the GIL, so several threads hash at once.
+    """
+    if width > _U32_MAX:
+        raise InvalidInput("an item id is longer than 4 GiB")
+    head = _sha(b"\x00" + struct.pack(">I", block_size) + struct.pack(">I", width) * block_size)
+    step = width * block_size
+    view = memoryview(data)
+    digests = []
+    for start in range(0, len(view) - step + 1, step):
+        h = head.copy()
+        h.update(view[start : start + step])
+        digests.append(h.digest())
+    return digests
+
+
+def leaves_of_rows(rows: np.ndarray, block_size: int = BLOCK_SIZE) -> list[bytes]:
+    """Leaf hashes of sorted ids of one width, the rows of a uint8 matrix, in full blocks.
+
+    ``len(rows)`` must be a multiple of ``block_size``; safe to call from several threads.
+    """
+    if rows.ndim != 2 or len(rows) % block_size:
+        raise ValueError("rows must be a matrix of whole blocks")
+    if not len(rows):
+        return []
+    return _fixed_width_leaves(np.ascontiguousarray(rows).data.cast("B"), rows.shape[1], block_size)
 
 
 def _as_bytes(array: pa.Array) -> list[bytes]:

@@ -21,10 +21,9 @@ Data flow::
 The output arrays have a fixed capacity; a kernel returns how many hits there were, and
 writes only those that fit, so the caller can retry with room for all of them.
 
-Kernels are compiled with ``cache=True`` (the machine code is kept beside this file,
-or in numba's user cache directory) and ``nogil=True`` (lookups in several threads
-run side by side). When no cache location is writable they are compiled on first use
-in each process instead (see :func:`_compile`). Everything here is pure computation.
+Kernels are compiled by :func:`accord.compiled.compile_kernel` (cached on disk when a
+cache folder is writable, ``nogil``: lookups in several threads run side by side).
+Everything here is pure computation.
 """
 
 from __future__ import annotations
@@ -39,6 +38,8 @@ from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
+
+from accord.compiled import compile_kernel
 
 __all__ = [
     "CACHED",
@@ -262,18 +263,7 @@ def _scan(
     return count
 
 
-def _compile(function: Callable[..., Any], **options: Any) -> tuple[Any, bool]:
-    """``function`` compiled by numba, with an on-disk cache when one can be written.
-
-    numba refuses ``cache=True`` (``RuntimeError``) when neither the folder beside the
-    source nor its user cache directory (``NUMBA_CACHE_DIR``) is writable, e.g. a
-    read-only install under a user without a home: then each process compiles on first
-    use (about a second per kernel) instead of failing.
-    """
-    try:
-        return numba.njit(cache=True, nogil=True, **options)(function), True
-    except RuntimeError:
-        return numba.njit(cache=False, nogil=True, **options)(function), False
+_compile = compile_kernel  # kept under this name for the tests
 
 
 _distance = numba.njit(inline="always")(_distance_py)

@@ -24,6 +24,7 @@ Four steps, each a single pass over narrow columns except the write:
 
 from __future__ import annotations
 
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -43,7 +44,7 @@ from accord.jobs.gate import (
     derive_counts,
     fsync_path,
 )
-from accord.jobs.idsort import sort_ids
+from accord.jobs.idsort import hash_sorted
 from accord.jobs.merkle import BlockHasher
 
 __all__ = ["IN_MEMORY_SORT_BYTES", "DuckDBEngine"]
@@ -158,7 +159,9 @@ class DuckDBEngine:
                 # then finds it clean): waiting on the disk is no core's work
                 syncing = pool.submit(fsync_path, part)
                 counting = pool.submit(self._count_groups, cursor, key, to_count)
-                root, tree_size, items, merkle_timings = self._merkle(con, part)
+                root, tree_size, items, merkle_timings = self._merkle(
+                    con, part, self.threads or os.cpu_count() or 1
+                )
                 counted, count_seconds = counting.result()
                 syncing.result()
         finally:
@@ -203,7 +206,7 @@ class DuckDBEngine:
         return counted, time.perf_counter() - start
 
     @staticmethod
-    def _merkle(con: Any, part: Path) -> tuple[bytes, int, int, dict[str, float]]:
+    def _merkle(con: Any, part: Path, threads: int) -> tuple[bytes, int, int, dict[str, float]]:
         """The root over the written ids in blocks: (root, tree size, ids, phase seconds)."""
         t0 = time.perf_counter()
         hasher = BlockHasher()
@@ -213,11 +216,9 @@ class DuckDBEngine:
         ).fetchall()[0][0]
         if int(size or 0) <= IN_MEMORY_SORT_BYTES:
             unsorted = _read_ids(con, part)
-            t_read = time.perf_counter()
-            ordered = sort_ids(unsorted)
+            t_read = t_sort = time.perf_counter()  # sorting and hashing overlap now
+            hash_sorted(unsorted, hasher, threads)
             del unsorted
-            t_sort = time.perf_counter()
-            hasher.add(ordered)
         else:
             t_read = t_sort = time.perf_counter()
             for batch in con.sql(f"{_ids_as_text(part)} ORDER BY id").to_arrow_reader(1 << 16):
@@ -231,8 +232,7 @@ class DuckDBEngine:
             {
                 "merkle": t_end - t0,
                 "merkle: read ids": t_read - t0,
-                "merkle: sort": t_sort - t_read,
-                "merkle: hash": t_end - t_sort,
+                "merkle: sort and hash": t_end - t_sort,
             },
         )
 
