@@ -292,8 +292,8 @@ def test_a_corpus_changed_during_the_run_is_refused(accord, corpus, tmp_path, mo
 
     real = duckdb_engine.DuckDBEngine._count_groups
 
-    def count_then_touch(cursor, key, groups):
-        result = real(cursor, key, groups)
+    def count_then_touch(cursor, groups):
+        result = real(cursor, groups)
         st = corpus.stat()
         os.utime(corpus, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # rewritten meanwhile
         return result
@@ -311,3 +311,138 @@ def test_ids_that_are_not_text_are_hashed_as_their_text(accord, write_corpus, tm
     m = accord.rights.gate(write_corpus(rows), tmp_path / "out")
     ids = sorted(str(r["item_id"]).encode() for r in rows)
     assert m["merkle"]["root"] == reference_block_root(ids).hex()
+
+
+def _record_counts(monkeypatch):
+    """The groups that the DuckDB engine counts with queries of their own, call by call."""
+    from accord.jobs.engines import duckdb_engine
+
+    asked: list[list[tuple[bool, str]]] = []
+    real = duckdb_engine.DuckDBEngine._count_groups
+
+    def recording(cursor, groups):
+        asked.append(list(groups))
+        return real(cursor, groups)
+
+    monkeypatch.setattr(duckdb_engine.DuckDBEngine, "_count_groups", staticmethod(recording))
+    return asked
+
+
+def _three_reasons(accord, clock):
+    from accord.rights.signals import parse_x_robots_tag
+
+    accord.rights.object("ann", AI)  # 6 rows
+    accord.rights.record_signal("ben", parse_x_robots_tag("noimageai"))  # photos, videos: 2 rows
+    accord.rights.consent("cat", AI, "posts")  # an explicit opt-in: still allowed
+    clock.advance(timedelta(minutes=1))
+
+
+def test_denials_of_several_reasons_are_counted_by_the_writes_own_joins(
+    accord, clock, corpus, tmp_path, monkeypatch
+):
+    """Under legitimate interest the write is one anti join per reason to deny; the rows
+    each removed (from DuckDB's profile of the write) are that reason's count, so no
+    denial group is counted by a query of its own (only the explicit opt-ins are)."""
+    _three_reasons(accord, clock)
+    asked = _record_counts(monkeypatch)
+    m = accord.rights.gate(corpus, tmp_path / "out")
+    assert m["excluded_by_reason"] == {"objection": 6, "signal": 2}
+    assert m["output_count"] == 16
+    assert asked == [[(True, "consent")]]
+    assert {r["subject_id"] for r in read_output(tmp_path / "out")} == {"ben", "cat", "dan"}
+
+
+def test_when_the_profile_does_not_show_a_join_its_group_is_counted_by_a_query(
+    accord, clock, corpus, tmp_path, monkeypatch
+):
+    from accord.jobs.engines import duckdb_engine
+
+    _three_reasons(accord, clock)
+    asked = _record_counts(monkeypatch)
+    monkeypatch.setattr(duckdb_engine, "removed_by_anti_joins", lambda profile, tables: {})
+    m = accord.rights.gate(corpus, tmp_path / "out")
+    assert m["excluded_by_reason"] == {"objection": 6, "signal": 2}
+    assert asked == [[(False, "signal"), (True, "consent")]]
+
+
+def test_a_decision_list_that_decides_a_pair_twice_is_refused(write_corpus, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from accord.jobs.gate import GateSpec, run_gate
+
+    corpus = write_corpus(make_rows(["ann", "ben"]))
+    decisions = tmp_path / "d.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "subject": ["ann", "ann", "ben"],
+                "category": ["posts", "posts", "posts"],
+                "allowed": [False, False, False],
+                "reason": ["objection", "signal", "signal"],
+            }
+        ),
+        decisions,
+    )
+    spec = GateSpec(
+        corpus=corpus,
+        out=tmp_path / "out",
+        decisions=decisions,
+        purpose=AI,
+        as_of="2026-11-23T00:00:00Z",
+        default_allowed=True,
+        default_reason="legitimate_interest",
+    )
+    with pytest.raises(InvalidInput, match=r"decides 1 \(subject, category\) pair"):
+        run_gate(spec)
+    assert not (tmp_path / "out").exists()
+
+
+def test_rows_removed_by_anti_joins_are_read_from_the_profile():
+    from accord.jobs.engines.duckdb_engine import removed_by_anti_joins
+
+    def scan(table, rows):
+        return {
+            "type": "TABLE_SCAN",
+            "extra_info": {"Table": f"memory.main.{table}"},
+            "intermediate_rows": rows,
+            "children": [],
+        }
+
+    def anti(probe, table, out):
+        return {
+            "type": "HASH_JOIN",
+            "extra_info": {"Join Type": "ANTI"},
+            "intermediate_rows": out,
+            "children": [probe, scan(table, 5)],
+        }
+
+    corpus = {"type": "TABLE_SCAN", "extra_info": {}, "intermediate_rows": 100, "children": []}
+    tables = {"denied_0": (False, "objection"), "denied_1": (False, "signal")}
+    plan = {"operator": [anti(anti(corpus, "denied_0", 90), "denied_1", 87)]}
+    assert removed_by_anti_joins(plan, tables) == {(False, "objection"): 10, (False, "signal"): 3}
+    # the names of older DuckDB profiles
+    old = {
+        "children": [
+            {
+                "operator_type": "HASH_JOIN",
+                "extra_info": {"Join Type": "ANTI"},
+                "operator_cardinality": 97,
+                "children": [{"operator_cardinality": 100}, scan("denied_1", 5)],
+            }
+        ]
+    }
+    assert removed_by_anti_joins(old, tables) == {(False, "signal"): 3}
+    # a table probed by two joins, or a join whose rows are missing, counts for nothing
+    twice = {"operator": [anti(anti(corpus, "denied_1", 90), "denied_1", 87)]}
+    assert removed_by_anti_joins(twice, tables) == {}
+    blank = {
+        "operator": [
+            {
+                "type": "HASH_JOIN",
+                "extra_info": {"Join Type": "ANTI"},
+                "children": [corpus, scan("denied_0", 5)],
+            }
+        ]
+    }
+    assert removed_by_anti_joins(blank, tables) == {}

@@ -24,8 +24,10 @@ Four steps, each a single pass over narrow columns except the write:
 
 from __future__ import annotations
 
+import json
 import os
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,7 @@ from accord.errors import InvalidInput
 from accord.jobs.gate import (
     EngineResult,
     GateSpec,
+    Group,
     check_columns,
     check_stats,
     counted_groups,
@@ -127,27 +130,29 @@ class DuckDBEngine:
         categories = [(r[0], int(r[1])) for r in rows]
         check_stats(categories, [], spec, null_ids)  # missing ids, unknown categories: refused now
         t1 = time.perf_counter()
-        key = (
-            "CAST(c.subject_id AS VARCHAR) = d.subject AND CAST(c.category AS VARCHAR) = d.category"
-        )
-        join = "ANTI JOIN" if spec.default_allowed else "SEMI JOIN"
-        wanted = "NOT allowed" if spec.default_allowed else "allowed"
-        data = work / "data"
-        data.mkdir()
-        part = data / "part-0.parquet"
-        written = con.execute(
-            f"COPY (SELECT c.* FROM corpus c {join} "
-            f"(SELECT subject, category FROM decisions WHERE {wanted}) d ON {key}) "
-            f"TO {_lit(part)} (FORMAT parquet, COMPRESSION zstd)"
-        ).fetchall()[0][0]
-        t2 = time.perf_counter()
         groups = {
             (bool(r[0]), str(r[1])): int(r[2])
             for r in con.execute(
                 "SELECT allowed, reason, count(*) FROM decisions GROUP BY ALL"
             ).fetchall()
         }
-        to_count = counted_groups(spec, groups)
+        chained = _chained_groups(spec, groups)
+        data = work / "data"
+        data.mkdir()
+        part = data / "part-0.parquet"
+        if chained:
+            written, removed = self._write_chained(con, spec, chained, part)
+        else:
+            join = "ANTI JOIN" if spec.default_allowed else "SEMI JOIN"
+            wanted = "NOT allowed" if spec.default_allowed else "allowed"
+            written = con.execute(
+                f"COPY (SELECT c.* FROM corpus c {join} "
+                f"(SELECT subject, category FROM decisions WHERE {wanted}) d ON {_key('d')}) "
+                f"TO {_lit(part)} (FORMAT parquet, COMPRESSION zstd)"
+            ).fetchall()[0][0]
+            removed = {}
+        t2 = time.perf_counter()
+        to_count = [g for g in counted_groups(spec, groups) if g not in removed]
         # Counting the groups that the totals do not give (DuckDB, on its own cursor) runs
         # while this thread reads back, sorts and hashes the written ids (pyarrow, numpy
         # and hashlib, which release the GIL): that is one core's work, so the count
@@ -158,7 +163,7 @@ class DuckDBEngine:
                 # the written file goes to disk meanwhile too (the publish step's fsync
                 # then finds it clean): waiting on the disk is no core's work
                 syncing = pool.submit(fsync_path, part)
-                counting = pool.submit(self._count_groups, cursor, key, to_count)
+                counting = pool.submit(self._count_groups, cursor, to_count)
                 root, tree_size, items, merkle_timings = self._merkle(
                     con, part, self.threads or os.cpu_count() or 1
                 )
@@ -167,7 +172,7 @@ class DuckDBEngine:
         finally:
             cursor.close()
         total = sum(n for _, n in categories)
-        matched = derive_counts(spec, groups, counted, total, int(written))
+        matched = derive_counts(spec, groups, {**counted, **removed}, total, int(written))
         by_category, excluded, output = check_stats(categories, matched, spec, null_ids)
         if _fingerprint(spec.corpus) != before:
             raise InvalidInput(
@@ -187,8 +192,50 @@ class DuckDBEngine:
         return EngineResult(by_category, excluded, output, root.hex(), tree_size, timings)
 
     @staticmethod
+    def _write_chained(
+        con: Any, spec: GateSpec, chained: list[Group], part: Path
+    ) -> tuple[int, dict[Group, int]]:
+        """Write the allowed rows through one anti join per group of denials, and read how
+        many rows each join removed from DuckDB's profile of the query.
+
+        A group the profile does not show (another DuckDB version, another plan) is
+        left out of the result and counted by a query of its own instead.
+        """
+        twice = con.execute(
+            "SELECT count(*) FROM (SELECT subject, category FROM decisions "
+            "GROUP BY ALL HAVING count(*) > 1)"
+        ).fetchall()[0][0]
+        if twice:
+            raise InvalidInput(
+                f"the decision list {spec.decisions} decides {twice} (subject, category) "
+                "pair(s) more than once",
+                decisions=str(spec.decisions),
+            )
+        tables = {}
+        joins = []
+        for i, (_allowed, reason) in enumerate(chained):
+            name = f"denied_{i}"
+            con.execute(
+                f"CREATE TABLE {name} AS SELECT subject, category FROM decisions "
+                "WHERE NOT allowed AND reason = ?",
+                [reason],
+            )
+            tables[name] = (False, reason)
+            joins.append(f"ANTI JOIN {name} d{i} ON {_key(f'd{i}')}")
+        con.execute("PRAGMA enable_profiling = 'no_output'")
+        try:
+            written = con.execute(
+                f"COPY (SELECT c.* FROM corpus c {' '.join(joins)}) "
+                f"TO {_lit(part)} (FORMAT parquet, COMPRESSION zstd)"
+            ).fetchall()[0][0]
+            profile = con.get_profiling_information(format="json")
+        finally:
+            con.execute("PRAGMA disable_profiling")
+        return int(written), removed_by_anti_joins(json.loads(profile), tables)
+
+    @staticmethod
     def _count_groups(
-        cursor: Any, key: str, groups: list[tuple[bool, str]]
+        cursor: Any, groups: list[tuple[bool, str]]
     ) -> tuple[dict[tuple[bool, str], int], float]:
         """Rows matched by the decisions of ``groups``, per group, and the seconds it took."""
         start = time.perf_counter()
@@ -200,7 +247,7 @@ class DuckDBEngine:
             )
             for allowed, reason, rows in cursor.execute(
                 "SELECT d.allowed, d.reason, count(*) FROM corpus c "
-                f"JOIN (SELECT * FROM decisions WHERE {wanted}) d ON {key} GROUP BY ALL"
+                f"JOIN (SELECT * FROM decisions WHERE {wanted}) d ON {_key('d')} GROUP BY ALL"
             ).fetchall():
                 counted[(bool(allowed), str(reason))] = int(rows)
         return counted, time.perf_counter() - start
@@ -235,6 +282,71 @@ class DuckDBEngine:
                 "merkle: sort and hash": t_end - t_sort,
             },
         )
+
+
+def _key(alias: str) -> str:
+    """The join of corpus rows ``c`` with the decisions ``alias``: same subject, same category."""
+    return (
+        f"CAST(c.subject_id AS VARCHAR) = {alias}.subject "
+        f"AND CAST(c.category AS VARCHAR) = {alias}.category"
+    )
+
+
+# At most this many groups of denials are chained as anti joins (there are three
+# reasons to deny: objection, withdrawn, signal).
+MAX_CHAINED = 4
+
+
+def _chained_groups(spec: GateSpec, groups: Mapping[Group, int]) -> list[Group]:
+    """The groups of denials to write through one anti join each, so that the profile of
+    the write counts their rows; none when a count is not needed or not exact that way.
+
+    Only under a default of *allowed*: the write is then anti joins alone, each one
+    sees every row the previous let through, and the rows it removes are exactly its
+    group's. (Under consent the write ends in a semi join, whose filter DuckDB may
+    push below the anti joins: they would not see every row.) One group needs no
+    count at all: it is what the write did not let through.
+    """
+    denied = sorted(g for g in groups if not g[0])
+    if not spec.default_allowed or not 2 <= len(denied) <= MAX_CHAINED:
+        return []
+    return denied
+
+
+def removed_by_anti_joins(
+    profile: Mapping[str, Any], tables: Mapping[str, Group]
+) -> dict[Group, int]:
+    """Rows removed by each anti join of a DuckDB query profile (JSON, parsed), by the group
+    of the table on its build side: the rows into its probe side minus the rows out.
+
+    Joins or tables that cannot be told apart are left out (to be counted otherwise).
+    """
+    removed: dict[Group, int] = {}
+    seen: dict[str, int] = {}
+
+    def rows(node: Mapping[str, Any]) -> int | None:
+        value = node.get("intermediate_rows", node.get("operator_cardinality"))
+        return int(value) if isinstance(value, int) else None
+
+    def walk(node: Mapping[str, Any]) -> None:
+        children = node.get("children") or []
+        kind = node.get("type", node.get("operator_type", node.get("operator_name")))
+        info = node.get("extra_info") or {}
+        if kind == "HASH_JOIN" and info.get("Join Type") == "ANTI" and len(children) == 2:
+            build = children[1].get("extra_info") or {}
+            table = str(build.get("Table", "")).rsplit(".", 1)[-1]
+            into, out = rows(children[0]), rows(node)
+            if table in tables and into is not None and out is not None:
+                seen[table] = seen.get(table, 0) + 1
+                removed[tables[table]] = into - out
+        for child in children:
+            walk(child)
+
+    top = profile.get("operator", profile.get("children", []))
+    for node in top if isinstance(top, list) else [top]:
+        walk(node)
+    # a table seen twice (a plan split over several joins) is not a count to trust
+    return {g: n for name, g in tables.items() if seen.get(name) == 1 for n in [removed[g]]}
 
 
 def _read_ids(con: Any, part: Path) -> pa.ChunkedArray:
