@@ -446,3 +446,32 @@ def test_rows_removed_by_anti_joins_are_read_from_the_profile():
         ]
     }
     assert removed_by_anti_joins(blank, tables) == {}
+
+
+@pytest.mark.parametrize(("bits", "keyed"), [(20, True), (128, False)])
+def test_written_ids_are_keyed_as_they_are_read_or_sorted_whole(
+    accord, write_corpus, tmp_path, monkeypatch, bits, keyed
+):
+    """From COMPILED_FROM ids on, the written ids are read row group by row group and
+    keyed (zero-padded counters) or, when they cannot be (hex of 128 bits), read whole
+    and sorted: the root is the same as by the definition either way."""
+    import random
+
+    from accord.jobs.engines import duckdb_engine
+
+    monkeypatch.setattr(duckdb_engine, "COMPILED_FROM", 0)
+    results = []
+    real = duckdb_engine._keyed_ids
+    monkeypatch.setattr(
+        duckdb_engine, "_keyed_ids", lambda *a: results.append(real(*a)) or results[-1]
+    )
+    rows = make_rows([f"s{i}" for i in range(40)], per_subject=30)
+    rng = random.Random(bits)
+    for number, row in enumerate(rows):  # a counter, or 128 random bits in hex
+        row["item_id"] = f"item-{number:07d}" if bits < 64 else f"{rng.getrandbits(bits):032x}"
+    accord.rights.object("s3", AI)
+    m = accord.rights.gate(write_corpus(rows), tmp_path / "out")
+    assert [r is not None for r in results] == [keyed]
+    kept = sorted(r["item_id"].encode() for r in rows if r["subject_id"] != "s3")
+    assert m["merkle"]["root"] == reference_block_root(kept).hex()
+    assert m["output_count"] == len(kept) == 1170

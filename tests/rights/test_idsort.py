@@ -167,3 +167,60 @@ def test_hash_sorted_after_an_unfinished_block_and_of_varying_width():
     assert hasher.root() == m.reference_block_root(expected, 4)
     with pytest.raises(m.InvalidInput, match="out of byte order"):
         hash_sorted(pa.array([f"a{i:03d}" for i in range(8)]), hasher)
+
+
+def _keyed(chunks, threads=2):
+    from accord.jobs.idsort import KeyedIds
+
+    arrays = [pa.array(c, pa.binary()) for c in chunks]
+    return KeyedIds.from_chunks(lambda i: arrays[i], [len(a) for a in arrays], threads)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    chunks=st.lists(
+        st.tuples(st.sampled_from([b"0123456789", b"abc", b"\x00\xff", b"7"]), st.integers(0, 60)),
+        min_size=1,
+        max_size=5,
+    ),
+    width=st.integers(1, 9),
+    seed=st.integers(0, 2**32),
+)
+def test_keyed_ids_are_the_sorted_ids(chunks, width, seed):
+    """Each chunk packed on its own column ranges (an alphabet per chunk here), then moved
+    onto the ranges of all: the rebuilt ids are the byte-order sort of them all."""
+    rng = random.Random(seed)
+    made = [
+        [b"x-" + bytes(rng.choice(alphabet) for _ in range(width)) for _ in range(size)]
+        for alphabet, size in chunks
+    ]
+    keyed = _keyed(made)
+    ids = sorted(x for chunk in made for x in chunk)
+    columns = list(zip(*ids, strict=True))
+    if not ids or sum((max(c) - min(c)).bit_length() for c in columns) > 64:
+        assert keyed is None  # none, or more than 64 bits vary
+        return
+    assert keyed is not None
+    assert keyed.n == len(ids)
+    start, stop = sorted(rng.randint(0, len(ids)) for _ in range(2))
+    assert [bytes(r) for r in keyed.rows(start, stop)] == ids[start:stop]
+
+
+def test_ids_that_cannot_be_keyed():
+    from accord.jobs.idsort import KeyedIds
+
+    uuids = [f"{random.Random(i).getrandbits(128):032x}".encode() for i in range(50)]
+    assert _keyed([uuids]) is None  # 32 hex columns: more than 64 bits
+    assert _keyed([[b"aa", b"bbb"]]) is None  # widths differ within a chunk
+    assert _keyed([[b"aa"], [b"bbb"]]) is None  # or between chunks
+    # each chunk fits alone (4 and 5 bits a column), not both: 0x30-0x7a is 7 bits, 77 in all
+    digits = [bytes(random.Random(i).choice(b"0123456789") for _ in range(11)) for i in range(40)]
+    letters = [
+        bytes(random.Random(i).choice(b"abcdefghijklmnopqrstuvwxyz") for _ in range(11))
+        for i in range(40)
+    ]
+    assert _keyed([digits, letters]) is None
+    with pytest.raises(ValueError, match="missing"):
+        KeyedIds.from_chunks(lambda i: pa.array([b"a", None]), [2])
+    with pytest.raises(ValueError, match="holds 1 ids, not 3"):
+        KeyedIds.from_chunks(lambda i: pa.array([b"a"]), [3, 3])

@@ -36,8 +36,10 @@ sort (spilling to disk) above it.
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
 
 import numpy as np
@@ -46,7 +48,7 @@ import pyarrow.compute as pc
 
 from accord.jobs.merkle import BlockHasher, leaves_of_rows
 
-__all__ = ["COMPILED_FROM", "SortedIds", "hash_sorted", "sort_ids"]
+__all__ = ["COMPILED_FROM", "KeyedIds", "SortedIds", "hash_rows", "hash_sorted", "sort_ids"]
 
 # From this many ids on, packing and rebuilding run as compiled loops
 # (:mod:`accord.jobs.idsort_kernels`): loading them costs a process 1-2 s once.
@@ -280,17 +282,10 @@ class SortedIds:
         key[where] = members[np.lexsort((*words, run))]
 
     def _fill_low(self, out: np.ndarray) -> None:
-        """Every row of ``out`` set to the columns' minima (the constant columns' bytes).
-
-        Copied from a tiled row (one ``memcpy`` a piece): a broadcast assignment of a
-        short row is about ten times slower.
-        """
+        """Every row of ``out`` set to the columns' minima (the constant columns' bytes)."""
         if self._tiled is None:
             self._tiled = np.tile(self._low, _TILE_ROWS)
-        flat, step = out.reshape(-1), len(self._tiled)
-        for start in range(0, len(flat), step):
-            piece = flat[start : start + step]
-            piece[:] = self._tiled[: len(piece)]
+        _fill(out, self._tiled)
 
     def rows(self, start: int, stop: int) -> np.ndarray:
         """The ids at sorted positions ``[start, stop)`` as a C-contiguous uint8 matrix."""
@@ -345,30 +340,207 @@ def sort_ids(ids: pa.Array | pa.ChunkedArray) -> pa.Array:
     return _as_arrow(sorter.rows(0, sorter.n))
 
 
-# Blocks rebuilt (or gathered) and hashed at a time by one thread: about 2 MiB of 17-byte ids.
+# Blocks rebuilt (or gathered) and hashed at a time: about 2 MiB of 17-byte ids.
 _SLAB_BLOCKS = 512
+_AHEAD = 2  # ranges rebuilt ahead of the hashing
+
+
+class _NotKeyed(Exception):
+    """The ids are not all of one width, or their varying columns do not fit one key."""
+
+
+class KeyedIds:
+    """Ids of one width whose varying byte columns fit in 64 bits together, so that each
+    id's key (those columns, each minus its minimum, side by side) *is* the id: the keys
+    are sorted and any range of ids is rebuilt from them (:meth:`rows`).
+
+    Built by :meth:`from_chunks` straight from chunks as they are read, on several
+    threads: each chunk is packed on its own columns' ranges, then moved onto the
+    ranges of all chunks (a shift per field). The ids' text is never held all at once,
+    which at 100M ids saves reading 1.9 GB into fresh memory (about half the read's CPU).
+    Zero-padded counters up to 16 digits are keyed; UUIDs and hex digests are not.
+    """
+
+    def __init__(
+        self, width: int, low: np.ndarray, columns: list[tuple[int, int]], key: np.ndarray
+    ):
+        from accord.jobs import idsort_kernels as kernels
+
+        self.n, self.width = len(key), width
+        self._low = low
+        self._where = np.array([c for c, _ in columns], dtype=np.int64)
+        self._bits = np.array([b for _, b in columns], dtype=np.int64)
+        self._key = key
+        self._kernels = kernels
+        self._tiled: np.ndarray | None = None
+
+    @classmethod
+    def from_chunks(
+        cls, read: Callable[[int], pa.Array], sizes: list[int], threads: int = 1
+    ) -> KeyedIds | None:
+        """Keyed ids of chunks ``read(0)`` ... ``read(len(sizes) - 1)`` (``sizes[i]`` ids
+        each, missing ids refused with ``ValueError``), or None if they cannot be keyed.
+
+        ``read`` is called from ``threads`` threads at once. The first chunk is looked at
+        alone first, so ids that cannot be keyed (UUIDs) cost one chunk's read.
+        """
+        from accord.jobs import idsort_kernels as kernels
+
+        kernels.warm_up()
+        starts = np.cumsum([0, *sizes]).tolist()
+        key = np.empty(starts[-1], dtype=np.uint64)
+        width: list[int] = []
+        failed = threading.Event()  # the other threads stop reading once one chunk fails
+        early: dict[int, pa.Array] = {}
+
+        def pack(i: int) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
+            if failed.is_set():
+                raise _NotKeyed
+            try:
+                return pack_chunk(i, early.pop(i, None) or read(i))
+            except _NotKeyed:
+                failed.set()
+                raise
+
+        def pack_chunk(
+            i: int, array: pa.Array
+        ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
+            if len(array) != sizes[i]:
+                raise ValueError(f"row group {i} holds {len(array)} ids, not {sizes[i]}")
+            if array.null_count:
+                raise ValueError("ids must not be missing")
+            matrix = _fixed_width_matrix(array) if len(array) else None
+            if matrix is None or matrix.shape[1] != (width[0] if width else matrix.shape[1]):
+                raise _NotKeyed
+            low, high = _column_range(matrix)
+            columns, end = _packed_columns(low, high, 0)
+            if end < matrix.shape[1]:
+                raise _NotKeyed
+            kernels.pack_fields(
+                matrix.reshape(-1),
+                matrix.shape[1],
+                low,
+                np.array([c for c, _ in columns], dtype=np.int64),
+                np.array([b for _, b in columns], dtype=np.int64),
+                key[starts[i] : starts[i + 1]],
+            )
+            return low, high, columns
+
+        chunks = [i for i in range(len(sizes)) if sizes[i]]
+        if not chunks:
+            return None
+        first = read(chunks[0])
+        if first.null_count:
+            raise ValueError("ids must not be missing")
+        matrix = _fixed_width_matrix(first) if len(first) else None
+        if matrix is None:
+            return None
+        width.append(matrix.shape[1])
+        early[chunks[0]] = first
+        del first, matrix
+        try:
+            packed = list(_mapped(threads, pack, chunks))
+        except _NotKeyed:
+            return None
+        low = np.min([p[0] for p in packed], axis=0)
+        high = np.max([p[1] for p in packed], axis=0)
+        columns, end = _packed_columns(low, high, 0)
+        if end < width[0]:
+            return None
+        target = {}
+        shift = 0
+        for column, bits in reversed(columns):
+            target[column] = shift
+            shift += bits
+
+        def move(job: tuple[int, tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]]) -> None:
+            i, (own_low, _, own_columns) = job
+            if own_columns == columns and bool((own_low == low).all()):
+                return  # packed on the same ranges already
+            constant = sum((int(own_low[c]) - int(low[c])) << target[c] for c, _ in columns)
+            shifts, masks, targets = [], [], []
+            at = 0
+            for column, bits in reversed(own_columns):
+                shifts.append(at)
+                masks.append((1 << bits) - 1)
+                targets.append(target[column])
+                at += bits
+            kernels.repack(
+                key[starts[i] : starts[i + 1]],
+                np.array(shifts, dtype=np.int64),
+                np.array(masks, dtype=np.uint64),
+                np.array(targets, dtype=np.int64),
+                np.uint64(constant),
+            )
+
+        for _ in _mapped(threads, move, list(zip(chunks, packed, strict=True))):
+            pass
+        key.sort(kind=_sort_kind(key))
+        return cls(width[0], low, columns, key)
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        """The ids at sorted positions ``[start, stop)`` as a C-contiguous uint8 matrix."""
+        part = self._key[start:stop]
+        rebuilt = np.empty((len(part), self.width), dtype=np.uint8)
+        if self._tiled is None:
+            self._tiled = np.tile(self._low, _TILE_ROWS)
+        _fill(rebuilt, self._tiled)
+        self._kernels.rebuild(part, 0, self._low, self._where, self._bits, rebuilt)
+        return rebuilt
+
+
+def _fill(out: np.ndarray, tiled: np.ndarray) -> None:
+    """Every row of ``out`` set from ``tiled`` (one row repeated), a ``memcpy`` a piece:
+    a broadcast assignment of a short row is about ten times slower."""
+    flat, step = out.reshape(-1), len(tiled)
+    for start in range(0, len(flat), step):
+        piece = flat[start : start + step]
+        piece[:] = tiled[: len(piece)]
 
 
 def hash_sorted(ids: pa.Array | pa.ChunkedArray, hasher: BlockHasher, threads: int = 1) -> None:
     """Add ``ids`` to ``hasher`` in ascending byte order, hashing on ``threads`` threads.
 
-    Ids of one width are sorted by :class:`SortedIds` and hashed range by range,
-    full blocks on the pool (:func:`accord.jobs.merkle.leaves_of_rows`), so no
-    sorted copy of them all is made; others are sorted by Arrow and added whole.
+    Ids of one width are sorted by :class:`SortedIds` and hashed range by range
+    (:func:`hash_rows`), so no sorted copy of them all is made; others are sorted
+    by Arrow and added whole.
     """
     sorter = SortedIds.of(ids, threads) if hasher.at_block_boundary else None
     if sorter is None:
         hasher.add(sort_ids(ids))
         return
+    hash_rows(sorter, hasher, threads)
+
+
+def hash_rows(sorter: SortedIds | KeyedIds, hasher: BlockHasher, threads: int = 1) -> None:
+    """Add the sorted ids of ``sorter`` to ``hasher``: full blocks range by range
+    (:func:`accord.jobs.merkle.leaves_of_rows`), the last short block whole.
+
+    With two threads or more, a second thread rebuilds (or gathers) the next ranges
+    while this one hashes: two stages, not two hashers. Hashing a block releases the
+    GIL only inside SHA-256, so two threads hashing at once spend their time handing
+    the GIL to each other (measured: no faster than one); the rebuild is a compiled
+    loop (or ``np.take``) that needs no GIL. ``hasher`` must be at a block boundary.
+    """
     b = hasher.block_size
     full = sorter.n - sorter.n % b
     slab = b * _SLAB_BLOCKS
+    bounds = [(start, min(start + slab, full)) for start in range(0, full, slab)]
 
-    def hash_range(start: int) -> tuple[list[bytes], int, bytes, bytes]:
-        rows = sorter.rows(start, min(start + slab, full))
-        return leaves_of_rows(rows, b), len(rows), rows[0].tobytes(), rows[-1].tobytes()
+    def add(rows: np.ndarray) -> None:
+        hasher.add_hashed(leaves_of_rows(rows, b), len(rows), rows[0].tobytes(), rows[-1].tobytes())
 
-    for leaves, count, first, last in _mapped(threads, hash_range, range(0, full, slab)):
-        hasher.add_hashed(leaves, count, first, last)
+    if threads <= 1:
+        for start, stop in bounds:
+            add(sorter.rows(start, stop))
+    else:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            ahead: deque[Future[np.ndarray]] = deque()
+            for start, stop in bounds:
+                ahead.append(pool.submit(sorter.rows, start, stop))
+                if len(ahead) > _AHEAD:
+                    add(ahead.popleft().result())
+            while ahead:
+                add(ahead.popleft().result())
     if full < sorter.n:
         hasher.add(_as_arrow(sorter.rows(full, sorter.n)))

@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from accord.compiled import compile_kernel
 
-__all__ = ["pack", "rebuild", "warm_up"]
+__all__ = ["pack", "pack_fields", "rebuild", "repack", "warm_up"]
 
 U8 = npt.NDArray[np.uint8]
 U64 = npt.NDArray[np.uint64]
@@ -73,9 +73,33 @@ def _rebuild(key: U64, index_bits: int, low: U8, columns: I64, bits: I64, out: U
             value = value >> steps[j]
 
 
-_compiled = [compile_kernel(f) for f in (_pack, _rebuild)]
+def _pack_fields(data: U8, width: int, low: U8, columns: I64, bits: I64, key: U64) -> None:
+    """``key[r] = packed columns of id r`` (no row number: the key is the id)."""
+    for r in range(len(key)):
+        base = r * width
+        k = np.uint64(0)
+        for j in range(len(columns)):
+            c = columns[j]
+            k = (k << np.uint64(bits[j])) | np.uint64(data[base + c] - low[c])
+        key[r] = k
+
+
+def _repack(key: U64, shifts: I64, masks: U64, targets: I64, constant: np.uint64) -> None:
+    """Move each packed field of ``key`` from ``shifts[j]`` to ``targets[j]`` and add
+    ``constant``: keys packed on one chunk's column ranges onto all chunks' ranges."""
+    for r in range(len(key)):
+        k = key[r]
+        out = constant
+        for j in range(len(shifts)):
+            out += ((k >> np.uint64(shifts[j])) & masks[j]) << np.uint64(targets[j])
+        key[r] = out
+
+
+_compiled = [compile_kernel(f) for f in (_pack, _rebuild, _pack_fields, _repack)]
 pack: Callable[[U8, int, U8, I64, I64, int, int, U64], None] = _compiled[0][0]
 rebuild: Callable[[U64, int, U8, I64, I64, U8], None] = _compiled[1][0]
+pack_fields: Callable[[U8, int, U8, I64, I64, U64], None] = _compiled[2][0]
+repack: Callable[[U64, I64, U64, I64, np.uint64], None] = _compiled[3][0]
 
 _warm = False
 
@@ -91,4 +115,6 @@ def warm_up() -> None:
     key = np.zeros(2, dtype=np.uint64)
     pack(data, 1, data[:1], columns, bits, 1, 0, key)
     rebuild(key, 1, data[:1], columns, bits, np.zeros((2, 1), dtype=np.uint8))
+    pack_fields(data, 1, data[:1], columns, bits, key)
+    repack(key, columns, key[:1], columns, np.uint64(0))
     _warm = True

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -47,7 +48,7 @@ from accord.jobs.gate import (
     derive_counts,
     fsync_path,
 )
-from accord.jobs.idsort import hash_sorted
+from accord.jobs.idsort import COMPILED_FROM, KeyedIds, hash_rows, hash_sorted
 from accord.jobs.merkle import BlockHasher
 
 __all__ = ["IN_MEMORY_SORT_BYTES", "DuckDBEngine"]
@@ -262,10 +263,15 @@ class DuckDBEngine:
             f"FROM parquet_metadata({_lit(part)}) WHERE path_in_schema = 'item_id'"
         ).fetchall()[0][0]
         if int(size or 0) <= IN_MEMORY_SORT_BYTES:
-            unsorted = _read_ids(con, part)
-            t_read = t_sort = time.perf_counter()  # sorting and hashing overlap now
-            hash_sorted(unsorted, hasher, threads)
-            del unsorted
+            keyed = _keyed_ids(part, threads)
+            if keyed is not None:  # read and packed at once, the text of the ids not kept
+                t_read = t_sort = time.perf_counter()
+                hash_rows(keyed, hasher, threads)
+            else:
+                unsorted = _read_ids(con, part)
+                t_read = t_sort = time.perf_counter()  # sorting and hashing overlap now
+                hash_sorted(unsorted, hasher, threads)
+                del unsorted
         else:
             t_read = t_sort = time.perf_counter()
             for batch in con.sql(f"{_ids_as_text(part)} ORDER BY id").to_arrow_reader(1 << 16):
@@ -347,6 +353,28 @@ def removed_by_anti_joins(
         walk(node)
     # a table seen twice (a plan split over several joins) is not a count to trust
     return {g: n for name, g in tables.items() if seen.get(name) == 1 for n in [removed[g]]}
+
+
+def _keyed_ids(part: Path, threads: int) -> KeyedIds | None:
+    """The written string ids read row group by row group on ``threads`` threads and
+    keyed (:class:`accord.jobs.idsort.KeyedIds`), or None: fewer than
+    :data:`~accord.jobs.idsort.COMPILED_FROM` ids, ids that are not text, or ids that
+    cannot be keyed (then they are read whole by :func:`_read_ids`)."""
+    meta = pq.ParquetFile(part).metadata
+    if meta.num_rows < COMPILED_FROM:
+        return None
+    if pq.read_schema(part).field("item_id").type not in (pa.string(), pa.large_string()):
+        return None
+    sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    local = threading.local()
+
+    def read(group: int) -> pa.Array:
+        if not hasattr(local, "file"):  # one reader per thread: a reader is not shared
+            local.file = pq.ParquetFile(part)
+        column = local.file.read_row_group(group, columns=["item_id"], use_threads=False).column(0)
+        return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+
+    return KeyedIds.from_chunks(read, sizes, threads)
 
 
 def _read_ids(con: Any, part: Path) -> pa.ChunkedArray:
