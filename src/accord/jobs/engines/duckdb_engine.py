@@ -6,20 +6,23 @@ Four steps, each a single pass over narrow columns except the write:
    ids; for Parquet the null counts come from the files' column statistics
    when every row group has them, so ``item_id`` and ``subject_id`` are not
    read for it;
-2. **write**: the allowed rows, unchanged (anti-join against the denials, or
-   semi-join against the opt-ins), to ``work/data/part-0.parquet``;
-3. **count**: rows matched by the decisions that the totals do not give
-   (:func:`accord.jobs.gate.counted_groups`): the check gives the rows read and
-   the write the rows allowed, so one group on each side follows from the
-   others; with one kind of denial nothing is counted. The rest is an inner
-   join of ``(subject_id, category)`` against those decisions, which are few.
-   It runs on a second cursor *while* step 4 reads, sorts and hashes, which are
-   one core's work; the corpus files' sizes and times must be the same after it
-   as before the check;
-4. **merkle**: the written ``item_id`` column read back (by pyarrow, on one
-   core), sorted in memory (:func:`accord.jobs.idsort.sort_ids`) or, above
-   :data:`IN_MEMORY_SORT_BYTES` of ids, by DuckDB (which spills to disk), and
-   hashed in blocks (:class:`accord.jobs.merkle.BlockHasher`).
+2. **write**: the allowed rows, unchanged, to ``work/data/part-0.parquet``:
+   an anti join against the denials, or a semi join against the opt-ins.
+   Under legitimate interest with several reasons to deny, one anti join per
+   reason, chained: DuckDB's profile of the write gives the rows each removed,
+   which are that reason's count (:func:`removed_by_anti_joins`);
+3. **count**: rows matched by the decision groups that neither the totals nor
+   the write's joins give (:func:`accord.jobs.gate.counted_groups`): the check
+   gives the rows read and the write the rows allowed, so one group on each side
+   follows from the others. Usually nothing is left; otherwise an inner join of
+   ``(subject_id, category)`` against those decisions on a second cursor, *while*
+   step 4 runs. The corpus files' sizes and times must be the same after it as
+   before the check;
+4. **merkle**: the written ``item_id`` column read back row group by row group
+   on two threads and keyed as it is read (:class:`accord.jobs.idsort.KeyedIds`),
+   or read whole and sorted (:func:`accord.jobs.idsort.hash_sorted`) when the ids
+   cannot be keyed; above :data:`IN_MEMORY_SORT_BYTES` of ids DuckDB sorts them
+   (spilling to disk). Then hashed in blocks (:class:`accord.jobs.merkle.BlockHasher`).
 """
 
 from __future__ import annotations
