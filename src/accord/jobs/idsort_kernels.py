@@ -54,33 +54,40 @@ def _pack(
 
 def _rebuild(key: U64, index_bits: int, low: U8, columns: I64, bits: I64, out: U8) -> None:
     """Write into ``out[r]`` (already filled with ``low``) the packed columns of ``key[r]``."""
-    shift = np.uint64(index_bits)
     width = out.shape[1]
     flat = out.reshape(-1)
     m = len(columns)
     masks = np.empty(m, dtype=np.uint64)
-    steps = np.empty(m, dtype=np.uint64)
-    bases = np.empty(m, dtype=np.uint8)
-    for j in range(m):
+    shifts = np.empty(m, dtype=np.uint64)
+    bases = np.empty(m, dtype=np.uint64)
+    at = index_bits
+    for j in range(m - 1, -1, -1):  # the last column is in the lowest bits
         masks[j] = np.uint64((1 << bits[j]) - 1)
-        steps[j] = np.uint64(bits[j])
+        shifts[j] = at
         bases[j] = low[columns[j]]
+        at += bits[j]
     for r in range(len(key)):
-        value = key[r] >> shift
+        k = key[r]
         row = r * width
-        for j in range(m - 1, -1, -1):
-            flat[row + columns[j]] = bases[j] + np.uint8(value & masks[j])
-            value = value >> steps[j]
+        for j in range(m):
+            flat[row + columns[j]] = np.uint8(bases[j] + ((k >> shifts[j]) & masks[j]))
 
 
 def _pack_fields(data: U8, width: int, low: U8, columns: I64, bits: I64, key: U64) -> None:
     """``key[r] = packed columns of id r`` (no row number: the key is the id)."""
+    m = len(columns)
+    lows = np.empty(m, dtype=np.uint64)
+    shifts = np.empty(m, dtype=np.uint64)
+    at = 0
+    for j in range(m - 1, -1, -1):
+        lows[j] = low[columns[j]]
+        shifts[j] = at
+        at += bits[j]
     for r in range(len(key)):
         base = r * width
         k = np.uint64(0)
-        for j in range(len(columns)):
-            c = columns[j]
-            k = (k << np.uint64(bits[j])) | np.uint64(data[base + c] - low[c])
+        for j in range(m):  # fields do not overlap: adding is or-ing
+            k += (np.uint64(data[base + columns[j]]) - lows[j]) << shifts[j]
         key[r] = k
 
 
