@@ -87,12 +87,17 @@ def test_missing_columns(accord, write_corpus, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_unknown_categories(accord, write_corpus, tmp_path):
+@pytest.mark.parametrize("name", ["c.jsonl", "c.parquet"])
+def test_unknown_categories(accord, write_corpus, tmp_path, name):
+    # JSON Lines: found before the write; Parquet with statistics: counted beside the
+    # Merkle steps, and the written rows are never published
     rows = make_rows(["ann"])
     rows[0]["category"] = "dreams"
-    path = write_corpus(rows, "c.jsonl")
+    path = write_corpus(rows, name)
     with pytest.raises(InvalidInput, match="unknown category dreams"):
         accord.rights.gate(path, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
 
 
 @pytest.mark.parametrize("form", ["parquet", "parquet without statistics", "jsonl"])
@@ -292,8 +297,8 @@ def test_a_corpus_changed_during_the_run_is_refused(accord, corpus, tmp_path, mo
 
     real = duckdb_engine.DuckDBEngine._count_groups
 
-    def count_then_touch(cursor, groups):
-        result = real(cursor, groups)
+    def count_then_touch(cursor, groups, categories=False):
+        result = real(cursor, groups, categories)
         st = corpus.stat()
         os.utime(corpus, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # rewritten meanwhile
         return result
@@ -320,9 +325,9 @@ def _record_counts(monkeypatch):
     asked: list[list[tuple[bool, str]]] = []
     real = duckdb_engine.DuckDBEngine._count_groups
 
-    def recording(cursor, groups):
+    def recording(cursor, groups, categories=False):
         asked.append(list(groups))
-        return real(cursor, groups)
+        return real(cursor, groups, categories)
 
     monkeypatch.setattr(duckdb_engine.DuckDBEngine, "_count_groups", staticmethod(recording))
     return asked

@@ -120,6 +120,7 @@ class DuckDBEngine:
             f"FROM read_parquet({_lit(spec.decisions)})"
         )
         null_ids = self._null_ids(con, spec)
+        categories: list[tuple[str | None, int]] | None = None
         if null_ids is None:
             rows = con.execute(
                 "SELECT CAST(category AS VARCHAR), count(*), "
@@ -127,12 +128,12 @@ class DuckDBEngine:
                 "FROM corpus GROUP BY ALL"
             ).fetchall()
             null_ids = sum(int(r[2]) for r in rows)
+            categories = [(r[0], int(r[1])) for r in rows]
+            check_stats(categories, [], spec, null_ids)  # missing ids, unknown categories
         else:
-            rows = con.execute(
-                "SELECT CAST(category AS VARCHAR), count(*) FROM corpus GROUP BY ALL"
-            ).fetchall()
-        categories = [(r[0], int(r[1])) for r in rows]
-        check_stats(categories, [], spec, null_ids)  # missing ids, unknown categories: refused now
+            # the ids are known to be there: the rows per category (and unknown categories,
+            # refused before anything is published) are counted beside the Merkle steps
+            check_stats([], [], spec, null_ids)
         t1 = time.perf_counter()
         groups = {
             (bool(r[0]), str(r[1])): int(r[2])
@@ -167,14 +168,15 @@ class DuckDBEngine:
                 # the written file goes to disk meanwhile too (the publish step's fsync
                 # then finds it clean): waiting on the disk is no core's work
                 syncing = pool.submit(fsync_path, part)
-                counting = pool.submit(self._count_groups, cursor, to_count)
+                counting = pool.submit(self._count_groups, cursor, to_count, categories is None)
                 root, tree_size, items, merkle_timings = self._merkle(
                     con, part, self.threads or os.cpu_count() or 1
                 )
-                counted, count_seconds = counting.result()
+                counted, counted_categories, count_seconds = counting.result()
                 syncing.result()
         finally:
             cursor.close()
+        categories = categories if categories is not None else counted_categories
         total = sum(n for _, n in categories)
         matched = derive_counts(spec, groups, {**counted, **removed}, total, int(written))
         by_category, excluded, output = check_stats(categories, matched, spec, null_ids)
@@ -187,7 +189,7 @@ class DuckDBEngine:
             raise InvalidInput("the gate wrote a different number of rows than it counted")
         t3 = time.perf_counter()
         timings = {"check": t1 - t0, "write": t2 - t1}
-        if to_count:  # a count ran beside the Merkle steps
+        if count_seconds:  # a count ran beside the Merkle steps
             timings |= {"count and merkle (at once)": t3 - t2, "count": count_seconds}
         else:
             timings["merkle and checks"] = t3 - t2
@@ -238,9 +240,10 @@ class DuckDBEngine:
 
     @staticmethod
     def _count_groups(
-        cursor: Any, groups: list[tuple[bool, str]]
-    ) -> tuple[dict[tuple[bool, str], int], float]:
-        """Rows matched by the decisions of ``groups``, per group, and the seconds it took."""
+        cursor: Any, groups: list[tuple[bool, str]], categories: bool = False
+    ) -> tuple[dict[tuple[bool, str], int], list[tuple[str | None, int]], float]:
+        """Rows matched by the decisions of ``groups``, per group; if ``categories``, the
+        corpus's rows per category too; and the seconds it took (0 when nothing ran)."""
         start = time.perf_counter()
         counted = dict.fromkeys(groups, 0)
         if groups:
@@ -253,7 +256,16 @@ class DuckDBEngine:
                 f"JOIN (SELECT * FROM decisions WHERE {wanted}) d ON {_key('d')} GROUP BY ALL"
             ).fetchall():
                 counted[(bool(allowed), str(reason))] = int(rows)
-        return counted, time.perf_counter() - start
+        by_category: list[tuple[str | None, int]] = []
+        if categories:
+            by_category = [
+                (r[0], int(r[1]))
+                for r in cursor.execute(
+                    "SELECT CAST(category AS VARCHAR), count(*) FROM corpus GROUP BY ALL"
+                ).fetchall()
+            ]
+        ran = bool(groups or categories)
+        return counted, by_category, time.perf_counter() - start if ran else 0.0
 
     @staticmethod
     def _merkle(con: Any, part: Path, threads: int) -> tuple[bytes, int, int, dict[str, float]]:
