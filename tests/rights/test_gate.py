@@ -297,8 +297,8 @@ def test_a_corpus_changed_during_the_run_is_refused(accord, corpus, tmp_path, mo
 
     real = duckdb_engine.DuckDBEngine._count_groups
 
-    def count_then_touch(cursor, groups, categories=False):
-        result = real(cursor, groups, categories)
+    def count_then_touch(cursor, groups, *rest):
+        result = real(cursor, groups, *rest)
         st = corpus.stat()
         os.utime(corpus, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # rewritten meanwhile
         return result
@@ -325,9 +325,9 @@ def _record_counts(monkeypatch):
     asked: list[list[tuple[bool, str]]] = []
     real = duckdb_engine.DuckDBEngine._count_groups
 
-    def recording(cursor, groups, categories=False):
+    def recording(cursor, groups, *rest):
         asked.append(list(groups))
-        return real(cursor, groups, categories)
+        return real(cursor, groups, *rest)
 
     monkeypatch.setattr(duckdb_engine.DuckDBEngine, "_count_groups", staticmethod(recording))
     return asked

@@ -31,7 +31,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -115,8 +115,8 @@ class DuckDBEngine:
         before = _fingerprint(spec.corpus)
         columns = [row[0] for row in con.execute("DESCRIBE corpus").fetchall()]
         check_columns(columns, spec.corpus)
-        con.execute(
-            "CREATE TABLE decisions AS SELECT subject, category, allowed, reason "
+        con.execute(  # a view: each use reads the (small) file, which costs less than a copy
+            "CREATE VIEW decisions AS SELECT subject, category, allowed, reason "
             f"FROM read_parquet({_lit(spec.decisions)})"
         )
         null_ids = self._null_ids(con, spec)
@@ -145,8 +145,10 @@ class DuckDBEngine:
         data = work / "data"
         data.mkdir()
         part = data / "part-0.parquet"
+        overlapping: list[str] = []
         if chained:
-            written, removed = self._write_chained(con, spec, chained, part)
+            written, removed = self._write_chained(con, chained, part)
+            overlapping = [f"denied_{i}" for i in range(len(chained))]
         else:
             join = "ANTI JOIN" if spec.default_allowed else "SEMI JOIN"
             wanted = "NOT allowed" if spec.default_allowed else "allowed"
@@ -168,14 +170,22 @@ class DuckDBEngine:
                 # the written file goes to disk meanwhile too (the publish step's fsync
                 # then finds it clean): waiting on the disk is no core's work
                 syncing = pool.submit(fsync_path, part)
-                counting = pool.submit(self._count_groups, cursor, to_count, categories is None)
+                counting = pool.submit(
+                    self._count_groups, cursor, to_count, categories is None, overlapping
+                )
                 root, tree_size, items, merkle_timings = self._merkle(
                     con, part, self.threads or os.cpu_count() or 1
                 )
-                counted, counted_categories, count_seconds = counting.result()
+                counted, counted_categories, twice, count_seconds = counting.result()
                 syncing.result()
         finally:
             cursor.close()
+        if twice:
+            raise InvalidInput(
+                f"the decision list {spec.decisions} decides {twice} (subject, category) "
+                "pair(s) more than once",
+                decisions=str(spec.decisions),
+            )
         categories = categories if categories is not None else counted_categories
         total = sum(n for _, n in categories)
         matched = derive_counts(spec, groups, {**counted, **removed}, total, int(written))
@@ -197,25 +207,13 @@ class DuckDBEngine:
         return EngineResult(by_category, excluded, output, root.hex(), tree_size, timings)
 
     @staticmethod
-    def _write_chained(
-        con: Any, spec: GateSpec, chained: list[Group], part: Path
-    ) -> tuple[int, dict[Group, int]]:
+    def _write_chained(con: Any, chained: list[Group], part: Path) -> tuple[int, dict[Group, int]]:
         """Write the allowed rows through one anti join per group of denials, and read how
         many rows each join removed from DuckDB's profile of the query.
 
         A group the profile does not show (another DuckDB version, another plan) is
         left out of the result and counted by a query of its own instead.
         """
-        twice = con.execute(
-            "SELECT count(*) FROM (SELECT subject, category FROM decisions "
-            "GROUP BY ALL HAVING count(*) > 1)"
-        ).fetchall()[0][0]
-        if twice:
-            raise InvalidInput(
-                f"the decision list {spec.decisions} decides {twice} (subject, category) "
-                "pair(s) more than once",
-                decisions=str(spec.decisions),
-            )
         tables = {}
         joins = []
         for i, (_allowed, reason) in enumerate(chained):
@@ -240,10 +238,16 @@ class DuckDBEngine:
 
     @staticmethod
     def _count_groups(
-        cursor: Any, groups: list[tuple[bool, str]], categories: bool = False
-    ) -> tuple[dict[tuple[bool, str], int], list[tuple[str | None, int]], float]:
-        """Rows matched by the decisions of ``groups``, per group; if ``categories``, the
-        corpus's rows per category too; and the seconds it took (0 when nothing ran)."""
+        cursor: Any,
+        groups: list[tuple[bool, str]],
+        categories: bool = False,
+        overlapping: Sequence[str] = (),
+    ) -> tuple[dict[tuple[bool, str], int], list[tuple[str | None, int]], int, float]:
+        """What is counted beside the Merkle steps: rows matched by the decisions of
+        ``groups``, per group; if ``categories``, the corpus's rows per category; the
+        ``(subject, category)`` pairs that two of the ``overlapping`` tables (the chained
+        write's groups) both hold, which would make the write's counts wrong; and the
+        seconds it took (0 when nothing ran)."""
         start = time.perf_counter()
         counted = dict.fromkeys(groups, 0)
         if groups:
@@ -264,8 +268,16 @@ class DuckDBEngine:
                     "SELECT CAST(category AS VARCHAR), count(*) FROM corpus GROUP BY ALL"
                 ).fetchall()
             ]
-        ran = bool(groups or categories)
-        return counted, by_category, time.perf_counter() - start if ran else 0.0
+        twice = 0
+        for i, first in enumerate(overlapping):
+            for second in overlapping[i + 1 :]:
+                twice += int(
+                    cursor.execute(
+                        f"SELECT count(*) FROM {first} SEMI JOIN {second} USING (subject, category)"
+                    ).fetchall()[0][0]
+                )
+        ran = bool(groups or categories or overlapping)
+        return counted, by_category, twice, time.perf_counter() - start if ran else 0.0
 
     @staticmethod
     def _merkle(con: Any, part: Path, threads: int) -> tuple[bytes, int, int, dict[str, float]]:
