@@ -54,7 +54,7 @@ def _smooth_noise(rng: np.random.Generator) -> Image.Image:
     acc = np.zeros((SIZE, SIZE, 3), dtype=np.float64)
     for octave, cells in enumerate((3, 6, 12, 24)):
         grid = rng.random((cells, cells, 3)) * 255
-        layer = Image.fromarray(grid.astype(np.uint8)).resize((SIZE, SIZE), Image.BICUBIC)
+        layer = Image.fromarray(grid.astype(np.uint8)).resize((SIZE, SIZE), Image.Resampling.BICUBIC)
         acc += np.asarray(layer, dtype=np.float64) / (1.6**octave)
     acc -= acc.min()
     acc *= 255 / max(acc.max(), 1.0)
@@ -122,7 +122,7 @@ def variant(image: Image.Image, kind: str, rng: np.random.Generator) -> Image.Im
         return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
     if kind in ("half", "quarter"):
         factor = 2 if kind == "half" else 4
-        return image.resize((SIZE // factor, SIZE // factor), Image.BILINEAR)
+        return image.resize((SIZE // factor, SIZE // factor), Image.Resampling.BILINEAR)
     if kind == "crop":
         edges = (rng.uniform(0.03, 0.12, 4) * SIZE).astype(int)
         return image.crop((edges[0], edges[1], SIZE - edges[2], SIZE - edges[3]))
