@@ -54,7 +54,9 @@ def _smooth_noise(rng: np.random.Generator) -> Image.Image:
     acc = np.zeros((SIZE, SIZE, 3), dtype=np.float64)
     for octave, cells in enumerate((3, 6, 12, 24)):
         grid = rng.random((cells, cells, 3)) * 255
-        layer = Image.fromarray(grid.astype(np.uint8)).resize((SIZE, SIZE), Image.Resampling.BICUBIC)
+        layer = Image.fromarray(grid.astype(np.uint8)).resize(
+            (SIZE, SIZE), Image.Resampling.BICUBIC
+        )
         acc += np.asarray(layer, dtype=np.float64) / (1.6**octave)
     acc -= acc.min()
     acc *= 255 / max(acc.max(), 1.0)

@@ -118,7 +118,9 @@ def random_hashes(n: int, rng: np.random.Generator) -> list[str]:
 def jpeg(seed: int) -> bytes:
     rng = np.random.default_rng(seed)
     small = rng.random((8, 8, 3))
-    image = Image.fromarray((small * 255).astype("uint8")).resize((512, 512), Image.Resampling.BICUBIC)
+    image = Image.fromarray((small * 255).astype("uint8")).resize(
+        (512, 512), Image.Resampling.BICUBIC
+    )
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=90)
     return buffer.getvalue()
