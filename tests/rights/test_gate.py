@@ -374,9 +374,9 @@ def test_a_decision_list_that_decides_a_pair_twice_is_refused(write_corpus, tmp_
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from accord.jobs.gate import GateSpec, run_gate
+    from accord.jobs.gate import run_gate
 
-    corpus = write_corpus(make_rows(["ann", "ben"]))
+    corpus = write_corpus(make_rows(["ann", "ben"]), "c.parquet")
     decisions = tmp_path / "d.parquet"
     pq.write_table(
         pa.table(
@@ -389,15 +389,8 @@ def test_a_decision_list_that_decides_a_pair_twice_is_refused(write_corpus, tmp_
         ),
         decisions,
     )
-    spec = GateSpec(
-        corpus=corpus,
-        out=tmp_path / "out",
-        decisions=decisions,
-        purpose=AI,
-        as_of="2026-11-23T00:00:00Z",
-        default_allowed=True,
-        default_reason="legitimate_interest",
-    )
+    spec = _spec(tmp_path)  # c.parquet and d.parquet in tmp_path
+    assert (spec.corpus, spec.decisions) == (corpus, decisions)
     with pytest.raises(InvalidInput, match=r"decides 1 \(subject, category\) pair"):
         run_gate(spec)
     assert not (tmp_path / "out").exists()
