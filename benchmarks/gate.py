@@ -163,12 +163,8 @@ def main() -> None:
             f"{time.perf_counter() - t:.1f}s ({os.cpu_count()} cpus); "
             f"load average {_load()}"
         )
-        # the gate's compiled loops are loaded once a process (like an import): not timed below
-        t = time.perf_counter()
-        from accord.jobs import idsort_kernels
-
-        idsort_kernels.warm_up()
-        print(f"compiled kernels loaded in {time.perf_counter() - t:.2f}s (once a process)")
+        # run 1 is the gate in a fresh process: it loads its compiled loops (1-2 s, beside
+        # the write); later runs find them loaded
         # baseline and gate alternate; on a shared machine the best of each is the least noisy
         bases: list[float] = []
         runs: list[tuple[float, dict, dict]] = []

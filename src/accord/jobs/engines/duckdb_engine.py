@@ -135,6 +135,9 @@ class DuckDBEngine:
             # refused before anything is published) are counted beside the Merkle steps
             check_stats([], [], spec, null_ids)
         t1 = time.perf_counter()
+        # the Merkle step's compiled loops load (1-2 s the first time in a process) while
+        # DuckDB writes, which releases the GIL
+        warming = _warm_kernels(con, spec)
         groups = {
             (bool(r[0]), str(r[1])): int(r[2])
             for r in con.execute(
@@ -158,6 +161,8 @@ class DuckDBEngine:
                 f"TO {_lit(part)} (FORMAT parquet, COMPRESSION zstd)"
             ).fetchall()[0][0]
             removed = {}
+        if warming is not None:
+            warming.join()
         t2 = time.perf_counter()
         to_count = [g for g in counted_groups(spec, groups) if g not in removed]
         # Counting the groups that the totals do not give (DuckDB, on its own cursor) runs
@@ -379,6 +384,25 @@ def removed_by_anti_joins(
         walk(node)
     # a table seen twice (a plan split over several joins) is not a count to trust
     return {g: n for name, g in tables.items() if seen.get(name) == 1 for n in [removed[g]]}
+
+
+def _warm_kernels(con: Any, spec: GateSpec) -> threading.Thread | None:
+    """Start loading :mod:`accord.jobs.idsort_kernels` on a thread when the corpus is a
+    Parquet corpus of at least :data:`~accord.jobs.idsort.COMPILED_FROM` rows (per its
+    footers); None otherwise (small corpora do not use them; JSON Lines are not counted
+    ahead, and load them when they are needed)."""
+    if spec.format != "parquet":
+        return None
+    rows = con.execute(
+        f"SELECT sum(num_rows) FROM parquet_file_metadata({_lit(_pattern(spec))})"
+    ).fetchall()[0][0]
+    if int(rows or 0) < COMPILED_FROM:
+        return None
+    from accord.jobs import idsort_kernels
+
+    thread = threading.Thread(target=idsort_kernels.warm_up, name="accord-kernels", daemon=True)
+    thread.start()
+    return thread
 
 
 def _keyed_ids(part: Path, threads: int) -> KeyedIds | None:
