@@ -303,7 +303,7 @@ class SortedIds:
             return rebuilt
         values = part >> np.uint64(self._index_bits)
         out = np.empty((len(part), self.width), dtype=np.uint8)
-        out[:] = self._low  # constant columns are their minimum
+        self._fill_low(out)
         shift = 0
         for column, bits in reversed(self._columns):
             digit = (values >> np.uint64(shift)) & np.uint64((1 << bits) - 1)
@@ -357,7 +357,8 @@ class KeyedIds:
     Built by :meth:`from_chunks` straight from chunks as they are read, on several
     threads: each chunk is packed on its own columns' ranges, then moved onto the
     ranges of all chunks (a shift per field). The ids' text is never held all at once,
-    which at 100M ids saves reading 1.9 GB into fresh memory (about half the read's CPU).
+    which at 100M ids saves reading 1.9 GB into fresh memory: 3.2-3.3 CPU-s to read the
+    ids row group by row group against 4.7-6.3 for one ``read_table`` of them.
     Zero-padded counters up to 16 digits are keyed; UUIDs and hex digests are not.
     """
 
