@@ -342,15 +342,18 @@ def _three_reasons(accord, clock):
     clock.advance(timedelta(minutes=1))
 
 
+@pytest.mark.parametrize("name", ["corpus.parquet", "corpus.jsonl"])
 def test_denials_of_several_reasons_are_counted_by_the_writes_own_joins(
-    accord, clock, corpus, tmp_path, monkeypatch
+    accord, clock, write_corpus, tmp_path, monkeypatch, name
 ):
     """Under legitimate interest the write is one anti join per reason to deny; the rows
     each removed (from DuckDB's profile of the write) are that reason's count, so no
     denial group is counted by a query of its own (only the explicit opt-ins are)."""
     _three_reasons(accord, clock)
     asked = _record_counts(monkeypatch)
-    m = accord.rights.gate(corpus, tmp_path / "out")
+    m = accord.rights.gate(
+        write_corpus(make_rows(["ann", "ben", "cat", "dan"]), name), tmp_path / "out"
+    )
     assert m["excluded_by_reason"] == {"objection": 6, "signal": 2}
     assert m["output_count"] == 16
     assert asked == [[(True, "consent")]]
