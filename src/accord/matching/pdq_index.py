@@ -51,6 +51,7 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from itertools import combinations
 from pathlib import Path
 from typing import Any, Final
@@ -191,6 +192,7 @@ def _radii(chunks: int, threshold: int) -> list[int]:
     return [r] * (chunks - lowered) + [r - 1] * lowered
 
 
+@cache  # the layout search asks it thousands of times a merge, a lookup once per segment
 def _total_probes(layout: _Layout, threshold: int) -> int:
     return sum(_probe_count(layout.width, r) for r in _radii(layout.chunks, threshold))
 
