@@ -77,10 +77,14 @@ def main() -> None:
             sums["parse, rows body"] = sums.get("parse, rows body", 0.0) + took
             if profile is not None:
                 profile.enable()
-            took, _ = cpu(lambda i=items, s=source: accord.banks.add_many("BENCH", i, source=s, actor="bench"))
+            took, _ = cpu(
+                lambda i=items, s=source: accord.banks.add_many("BENCH", i, source=s, actor="bench")
+            )
             if profile is not None:
                 profile.disable()
-        sums["add_many (validate, insert, ledger)"] = sums.get("add_many (validate, insert, ledger)", 0.0) + took
+        sums["add_many (validate, insert, ledger)"] = (
+            sums.get("add_many (validate, insert, ledger)", 0.0) + took
+        )
         if profile is not None:
             profile.enable()
         took, _ = cpu(follower.catch_up)

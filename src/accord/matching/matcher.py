@@ -53,7 +53,7 @@ from accord.matching.video_keypoints import Keyframe, VideoKeypointIndex
 from accord.signals.base import IndexHit, SignalIndex, SignalType
 from accord.signals.registry import SignalRegistry
 from accord.signals.vpdq import VpdqIndex, VpdqSignal
-from accord.store.bulk import fetch_tuples
+from accord.store.bulk import fetch_tuples, paused_gc
 from accord.store.engine import Database
 
 __all__ = ["LookupResult", "Matcher", "TypeStatus"]
@@ -323,6 +323,13 @@ class Matcher:
             return self._catch_up_locked()
 
     def _catch_up_locked(self) -> int:
+        # A bulk import is tens of thousands of new tuples and strings at once, none of
+        # them garbage: no cyclic collection meanwhile (they set off full ones, which
+        # walk every object of the process).
+        with paused_gc():
+            return self._catch_up_unpaused()
+
+    def _catch_up_unpaused(self) -> int:
         self._dirty = False
         feed = signal_changes.c
         with self.db.read() as conn:
