@@ -14,7 +14,7 @@ from sqlalchemy import delete, select
 
 from accord.errors import InvalidInput, InvalidSignal
 from accord.matching.matcher import Matcher
-from accord.matching.pdq_index import _stable_order
+from accord.matching.pdq_index import PdqIndex, _bit_positions, _chunk_keys
 from accord.matching.service import ContentInput, _batch_digest, _column_digest
 from accord.matching.tables import bank_content, bank_signals, signal_changes
 from accord.store.bulk import fetch_tuples, insert_columns
@@ -187,10 +187,26 @@ def test_fetch_tuples_equals_the_rows_of_the_query(store):
 # -- pure parts -------------------------------------------------------------------------
 
 
-@given(st.integers(8, 32), st.lists(st.integers(0, 2**32 - 1), max_size=300), st.integers(0, 3))
-def test_stable_order_is_numpys_stable_argsort(width, raw, repeats):
-    keys = np.array([k % (1 << width) for k in raw] * (repeats + 1), dtype=np.uint32)
-    assert (_stable_order(keys, width) == np.argsort(keys, kind="stable")).all()
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(1, 6), min_size=1, max_size=6), st.integers(0, 2**32 - 1))
+def test_appended_segments_equal_a_stable_sort_of_all_keys(sizes, seed):
+    """Imports appended batch by batch (some hashes repeated, so buckets are shared and
+    others empty) leave each chunk's table as a counting sort of all rows would."""
+    rng = np.random.default_rng(seed)
+    index = PdqIndex(31)
+    start = 1
+    for size in sizes:
+        hashes = rng.integers(0, 256, size=(size * 1000, 32), dtype=np.uint8)
+        hashes[: size * 300] = hashes[0]
+        index.add_arrays(np.arange(start, start + len(hashes)), hashes)
+        start += len(hashes)
+    segment = index._recent
+    positions, _ = _bit_positions(segment.layout, segment.bit_order)
+    for c in range(segment.layout.chunks):
+        keys = _chunk_keys(segment.words, positions, c)
+        assert (segment.perm[c] == np.argsort(keys, kind="stable")).all()
+        counts = np.bincount(keys, minlength=segment.layout.buckets)
+        assert (segment.offsets[c] == np.concatenate([[0], np.cumsum(counts)])).all()
 
 
 @given(st.sampled_from(["pdq", "md5", "text"]), st.lists(st.text(max_size=8), max_size=30))

@@ -234,17 +234,6 @@ def _choose_layout(rows: int, threshold: int) -> _Layout:
     return best[1] if best is not None else _Layout(16, 16)
 
 
-def _stable_order(keys: npt.NDArray[Any], width: int) -> npt.NDArray[np.intp]:
-    """``np.argsort(keys, kind="stable")`` of ``width``-bit keys, by numpy's radix sort of
-    16-bit integers (one pass up to 16 bits, two above): 2-6x faster than its stable
-    sort of 32-bit keys, which is a merge sort."""
-    if width <= 16:
-        return np.argsort(keys.astype(np.uint16), kind="stable")
-    low = np.argsort((keys & 0xFFFF).astype(np.uint16), kind="stable")
-    high = np.argsort((keys[low] >> 16).astype(np.uint16), kind="stable")
-    return low[high]
-
-
 _MASKS: dict[tuple[int, int], U32Array] = {}
 
 
@@ -370,8 +359,8 @@ class _Segment:
         """This segment plus rows whose ids are all above its own, without a rebuild.
 
         Row numbers of the old rows do not change, so each chunk's permutation only
-        needs the new rows inserted at the end of their buckets (``np.insert``, one
-        sequential pass) and the offsets shifted by the new bucket counts.
+        needs the new rows put at the end of their buckets and the offsets shifted by the
+        new bucket counts: one compiled pass a chunk (``pdq_kernels.merge_table``).
         """
         order = np.argsort(ids)
         ids = np.ascontiguousarray(ids[order])
@@ -379,17 +368,12 @@ class _Segment:
         n, k = len(self.ids), len(ids)
         words = _as_words(hashes)
         positions, _ = _bit_positions(self.layout, self.bit_order)
-        new_rows = np.arange(n, n + k, dtype=np.int32)
         m, buckets = self.layout.chunks, self.layout.buckets
         perm = np.empty((m, n + k), dtype=np.int32)
         offsets = np.empty((m, buckets + 1), dtype=np.int32)
         for c in range(m):
             column = _chunk_keys(words, positions, c)
-            by_key = _stable_order(column, self.layout.width)
-            perm[c] = np.insert(self.perm[c], self.offsets[c][column[by_key] + 1], new_rows[by_key])
-            offsets[c, 0] = 0
-            np.cumsum(np.bincount(column, minlength=buckets), out=offsets[c, 1:])
-            offsets[c] += self.offsets[c]
+            pdq_kernels.merge_table(column, n, self.perm[c], self.offsets[c], perm[c], offsets[c])
         return _Segment(
             np.concatenate([self.ids, ids]),
             np.concatenate([self.words, words]),
