@@ -283,3 +283,42 @@ def test_openapi_documents_both_json_forms(client):
         ["items", "source"],
         ["external_ids", "hashes", "signal_type", "source"],
     ]
+
+
+def test_the_writing_process_applies_its_import_from_memory(store, monkeypatch):
+    """This process's matcher takes a column import without reading the feed back, and
+    ends where a follower that read it ends."""
+    banks, matcher = store.banks, store.matcher
+    banks.create_bank("TVEC", actor="t")
+    matcher.ensure_loaded()
+    matcher.catch_up()
+    applied = []
+    real = matcher.apply_import
+    monkeypatch.setattr(matcher, "apply_import", lambda i: applied.append(real(i)))
+    banks._import_listeners = [matcher.apply_import]
+    values = [_pdq(i) for i in range(120)]
+    ids = banks.add_column("TVEC", "pdq", values, source="s", actor="t")
+    assert applied == [True]
+    with store.db.read() as conn:
+        last = max(r.seq for r in conn.execute(select(signal_changes.c.seq)))
+    assert matcher._last_seq == last
+    follower = Matcher(store.db, store.signals, poll_seconds=3600)
+    follower.ensure_loaded()
+    for value, cid in [(values[3], ids[3]), (values[119], ids[119])]:
+        assert [m.content_id for m in matcher.lookup("pdq", value).matches] == [cid]
+        assert [m.content_id for m in follower.lookup("pdq", value).matches] == [cid]
+    assert matcher.status()["pdq"].size == follower.status()["pdq"].size == 120
+
+
+def test_an_import_that_is_not_next_in_the_feed_is_left_to_catch_up(accord):
+    from accord.matching.service import Imported
+
+    accord.banks.create_bank("TVEC", actor="t")
+    matcher = accord.matcher
+    matcher.ensure_loaded()
+    matcher.catch_up()
+    before = matcher._last_seq
+    late = Imported(before + 2, before + 3, "pdq", 1, [1, 2], [1, 2], [_pdq(1), _pdq(2)])
+    assert matcher.apply_import(late) is False
+    assert matcher._last_seq == before
+    assert matcher.status()["pdq"].size == 0

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import func, select
@@ -50,6 +50,9 @@ from accord.matching.tables import (
     signal_changes,
 )
 from accord.matching.video_keypoints import Keyframe, VideoKeypointIndex
+
+if TYPE_CHECKING:
+    from accord.matching.service import Imported
 from accord.signals.base import IndexHit, SignalIndex, SignalType
 from accord.signals.registry import SignalRegistry
 from accord.signals.vpdq import VpdqIndex, VpdqSignal
@@ -313,6 +316,32 @@ class Matcher:
             pick = [sig_ids[i] for i in at]
             ids.set(pick, [bank_ids[i] for i in at], [content_ids[i] for i in at])
             indexes[stype].add(pick, [values[i] for i in at])
+
+    def apply_import(self, imported: Imported) -> bool:
+        """Apply a column import made in this process from memory, if it is the very next
+        thing in the feed (``imported.first_seq`` follows the last row applied); otherwise
+        leave it to :meth:`catch_up`. Returns whether it was applied."""
+        with self._lock:
+            if (
+                not self._loaded
+                or self._last_seq != imported.first_seq - 1
+                or imported.signal_type not in self._indexes
+            ):
+                return False
+            with paused_gc():
+                count = len(imported.values)
+                columns = [
+                    imported.signal_ids,
+                    [imported.signal_type] * count,
+                    imported.values,
+                    [imported.bank_id] * count,
+                    imported.content_ids,
+                ]
+                self._apply_adds(self._indexes, self._ids, columns)
+                # no keypoints: a column import banks hashes only
+            self._last_seq = imported.last_seq
+            self._updated_at = format_time_now()
+            return True
 
     def catch_up(self) -> int:
         """Apply feed rows after the last one seen; returns how many were applied."""

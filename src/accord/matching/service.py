@@ -39,7 +39,7 @@ from accord.signals.registry import SignalRegistry
 from accord.store.bulk import insert_columns
 from accord.store.engine import Database
 
-__all__ = ["BankService", "Change", "ContentInput"]
+__all__ = ["BankService", "Change", "ContentInput", "Imported"]
 
 _CHUNK = 5_000
 _NO_LABELS: Labels = {}
@@ -75,6 +75,20 @@ class Change:
     content_id: int
 
 
+@dataclass(frozen=True, slots=True)
+class Imported:
+    """A committed column import: its feed rows are ``first_seq .. last_seq``, one add a
+    value, in the order of ``signal_ids`` (all of ``signal_type``, in bank ``bank_id``)."""
+
+    first_seq: int
+    last_seq: int
+    signal_type: str
+    bank_id: int
+    signal_ids: Sequence[int]
+    content_ids: Sequence[int]
+    values: Sequence[str]
+
+
 class BankService:
     """Banks and their content."""
 
@@ -86,10 +100,17 @@ class BankService:
         self.clock = clock
         self.registry = registry
         self._listeners: list[Callable[[], None]] = []
+        self._import_listeners: list[Callable[[Imported], object]] = []
 
     def on_change(self, listener: Callable[[], None]) -> None:
         """Call ``listener()`` after every committed change (in-process matchers catch up)."""
         self._listeners.append(listener)
+
+    def on_import(self, listener: Callable[[Imported], object]) -> None:
+        """Call ``listener(imported)`` after a committed column import whose feed rows are
+        known to be exactly its own (before the ``on_change`` listeners): this process's
+        matcher applies it from memory instead of reading it back."""
+        self._import_listeners.append(listener)
 
     def _changed(self) -> None:
         for listener in self._listeners:
@@ -335,13 +356,16 @@ class BankService:
             return []
         now = format_time(self.clock.now())
         content_ids: list[int] = []
+        signal_ids: list[int] = []
+        feed = signal_changes.c.seq
         with self.db.write() as conn:
             self.ledger.lock(conn)
             bank_row = self._bank_row(conn, bank)
+            feed_before = conn.execute(select(func.max(feed))).scalar_one() or 0
             for start in range(0, len(normal), _CHUNK):
                 end = min(start + _CHUNK, len(normal))
                 part = external_ids[start:end] if external_ids is not None else None
-                ids = self._insert_column(
+                ids, sids = self._insert_column(
                     conn,
                     bank_row.id,
                     signal_type,
@@ -353,8 +377,10 @@ class BankService:
                     enabled,
                 )
                 content_ids.extend(ids)
+                signal_ids.extend(sids)
                 if progress is not None:
                     progress(end - start)
+            feed_after = conn.execute(select(func.max(feed))).scalar_one() or 0
             if len(normal) == 1:
                 self._record_one(
                     conn, bank, content_ids[0], {signal_type: normal[0]}, {}, source, actor
@@ -363,6 +389,14 @@ class BankService:
                 self._record_import(
                     conn, bank, content_ids, _column_digest(signal_type, normal), source, actor
                 )
+        if enabled and feed_after - feed_before == len(normal):
+            # the feed rows seq feed_before + 1 .. feed_after are exactly this import's
+            imported = Imported(
+                feed_before + 1, feed_after, signal_type, bank_row.id, signal_ids,
+                content_ids, normal,
+            )  # fmt: skip
+            for listener in self._import_listeners:
+                listener(imported)
         self._changed()
         return content_ids
 
@@ -480,8 +514,9 @@ class BankService:
         source: str,
         actor: str,
         enabled: bool,
-    ) -> Sequence[int]:
-        """Insert the content, signal and feed rows of one value an item. The ids are
+    ) -> tuple[Sequence[int], Sequence[int]]:
+        """Insert the content, signal and feed rows of one value an item (returns the
+        content ids and the signal ids). The ids are
         runs and the values one list: on SQLite each table takes the whole chunk in one
         statement (:func:`accord.store.bulk.insert_columns`)."""
         ids = self._reserve_ids(conn, bank_content.c.id, len(values))
@@ -508,7 +543,7 @@ class BankService:
                 {"signal_id": signal_ids, "content_id": ids, "value": values},
                 {"op": "add", "signal_type": signal_type, "bank_id": bank_id},
             )
-        return ids
+        return ids, signal_ids
 
     def _insert_content(
         self,
