@@ -108,6 +108,7 @@ class Accord:
             poll_seconds=self.settings.matcher_poll_seconds,
             snapshot_dir=self.settings.home / "index",
         )
+        self.banks.on_import(matcher.apply_import)
         self.banks.on_change(matcher.mark_dirty)
         return matcher
 

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from accord.api.routers.banks import BulkIn, _input, _parse_bulk
+from accord.api.routers.banks import BulkIn, _Columns, _input, _parse_bulk
 from accord.errors import InvalidInput, InvalidSignal
 from accord.matching.service import ContentInput
 from accord.matching.tables import bank_content, bank_signals, signal_changes
@@ -110,11 +110,26 @@ def _as_inputs(items):
     return [(i.signals, i.labels, i.note, i.external_id, i.metadata or {}) for i in items]
 
 
+def _parsed_inputs(parsed):
+    """``_parse_bulk``'s answer as ``(items, source)``, a column read as its items."""
+    if isinstance(parsed, _Columns):
+        ids = parsed.external_ids or [None] * len(parsed.values)
+        items = [
+            ContentInput(signals={parsed.signal_type: v}, external_id=e)
+            for v, e in zip(parsed.values, ids, strict=True)
+        ]
+        return items, parsed.source
+    return parsed
+
+
 @pytest.mark.parametrize(
     "body",
     [
         {"items": [{"signals": {"pdq": _pdq(1)}}, {"signals": {"md5": "0" * 32}}]},
         {"items": [{"signals": {"pdq": _pdq(1)}}], "source": "GIFCT"},
+        {"items": [{"signals": {"pdq": _pdq(1)}}, {"signals": {"pdq": _pdq(2)}}]},
+        {"items": [{"signals": {"pdq": _pdq(1)}}, {"signals": {"md5": _pdq(2)[:32]}}]},
+        {"items": [{"signals": {"pdq": _pdq(1), "md5": "0" * 32}}]},
         {"items": [{"signals": {"pdq": _pdq(1)}, "labels": {"ideology": "x"}}]},
         {"items": [{"signals": {"pdq": _pdq(1)}, "external_id": "a", "note": "n"}]},
         {"items": []},
@@ -122,7 +137,7 @@ def _as_inputs(items):
     ],
 )
 def test_plain_bodies_parse_as_the_model_would(body):
-    items, source = _parse_bulk(json.dumps(body).encode())
+    items, source = _parsed_inputs(_parse_bulk(json.dumps(body).encode()))
     model = BulkIn.model_validate(body)
     assert source == model.source
     assert _as_inputs(items) == _as_inputs([_input(i) for i in model.items])

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import func, select
@@ -50,9 +50,13 @@ from accord.matching.tables import (
     signal_changes,
 )
 from accord.matching.video_keypoints import Keyframe, VideoKeypointIndex
+
+if TYPE_CHECKING:
+    from accord.matching.service import Imported
 from accord.signals.base import IndexHit, SignalIndex, SignalType
 from accord.signals.registry import SignalRegistry
 from accord.signals.vpdq import VpdqIndex, VpdqSignal
+from accord.store.bulk import fetch_tuples, paused_gc
 from accord.store.engine import Database
 
 __all__ = ["LookupResult", "Matcher", "TypeStatus"]
@@ -89,15 +93,17 @@ class _IdMap:
         self.content = np.zeros(1024, dtype=np.int32)
 
     def set(self, ids: Sequence[int], bank_ids: Sequence[int], content_ids: Sequence[int]) -> None:
-        if not ids:
+        if not len(ids):
             return
-        top = max(ids)
+        count = len(ids)
+        at = np.fromiter(ids, dtype=np.int64, count=count)
+        top = int(at.max())
         if top >= len(self.bank):
             size = max(top + 1, len(self.bank) * 2)
             self.bank = np.resize(self.bank, size)
             self.content = np.resize(self.content, size)
-        self.bank[list(ids)] = bank_ids
-        self.content[list(ids)] = content_ids
+        self.bank[at] = np.fromiter(bank_ids, dtype=np.int32, count=count)
+        self.content[at] = np.fromiter(content_ids, dtype=np.int32, count=count)
 
     def get(self, signal_id: int) -> tuple[int, int]:
         return int(self.bank[signal_id]), int(self.content[signal_id])
@@ -204,11 +210,11 @@ class Matcher:
                 )
                 if skip_pdq:
                     query = query.where(bank_signals.c.signal_type != "pdq")
-                rows = conn.execute(query).all()
+                rows = fetch_tuples(conn, query)
                 if not rows:
                     break
-                self._apply_adds(indexes, ids, rows)
-                after = rows[-1].id
+                self._apply_adds(indexes, ids, list(zip(*rows, strict=True)))
+                after = rows[-1][0]
             points = KeypointIndex()
             _load_keypoints(conn, points, None)
             video_points = VideoKeypointIndex()
@@ -292,21 +298,50 @@ class Matcher:
         return seq
 
     def _apply_adds(
-        self, indexes: dict[str, SignalIndex], ids: _IdMap, rows: Sequence[Any]
+        self, indexes: dict[str, SignalIndex], ids: _IdMap, columns: Sequence[Sequence[Any]]
     ) -> None:
-        """Add rows of ``(signal id, type, value, bank id, content id, ...)`` to the indexes.
-
-        Column by column (``zip``), a type at a time: a bulk import's 10,000 rows are
-        added without Python work per row beyond grouping them by type."""
-        types = {r[1] for r in rows}
-        for stype in types:
+        """Add rows given as columns ``(signal ids, types, values, bank ids, content ids,
+        ...)`` to the indexes, a type at a time: a bulk import's 10,000 rows are added
+        without Python work per row beyond grouping them by type."""
+        sig_ids, types, values, bank_ids, content_ids = columns[:5]
+        kinds = set(types)
+        for stype in kinds:
             if stype not in indexes:
                 continue  # a type this process does not know (a newer peer); skip it
-            group = rows if len(types) == 1 else [r for r in rows if r[1] == stype]
-            columns = list(zip(*group, strict=True))
-            sig_ids, values, bank_ids, content_ids = (columns[k] for k in (0, 2, 3, 4))
-            ids.set(sig_ids, bank_ids, content_ids)
-            indexes[stype].add(sig_ids, values)
+            if len(kinds) == 1:
+                ids.set(sig_ids, bank_ids, content_ids)
+                indexes[stype].add(sig_ids, values)
+                continue
+            at = [i for i, t in enumerate(types) if t == stype]
+            pick = [sig_ids[i] for i in at]
+            ids.set(pick, [bank_ids[i] for i in at], [content_ids[i] for i in at])
+            indexes[stype].add(pick, [values[i] for i in at])
+
+    def apply_import(self, imported: Imported) -> bool:
+        """Apply a column import made in this process from memory, if it is the very next
+        thing in the feed (``imported.first_seq`` follows the last row applied); otherwise
+        leave it to :meth:`catch_up`. Returns whether it was applied."""
+        with self._lock:
+            if (
+                not self._loaded
+                or self._last_seq != imported.first_seq - 1
+                or imported.signal_type not in self._indexes
+            ):
+                return False
+            with paused_gc():
+                count = len(imported.values)
+                columns = [
+                    imported.signal_ids,
+                    [imported.signal_type] * count,
+                    imported.values,
+                    [imported.bank_id] * count,
+                    imported.content_ids,
+                ]
+                self._apply_adds(self._indexes, self._ids, columns)
+                # no keypoints: a column import banks hashes only
+            self._last_seq = imported.last_seq
+            self._updated_at = format_time_now()
+            return True
 
     def catch_up(self) -> int:
         """Apply feed rows after the last one seen; returns how many were applied."""
@@ -317,10 +352,19 @@ class Matcher:
             return self._catch_up_locked()
 
     def _catch_up_locked(self) -> int:
+        # A bulk import is tens of thousands of new tuples and strings at once, none of
+        # them garbage: no cyclic collection meanwhile (they set off full ones, which
+        # walk every object of the process).
+        with paused_gc():
+            return self._catch_up_unpaused()
+
+    def _catch_up_unpaused(self) -> int:
         self._dirty = False
         feed = signal_changes.c
         with self.db.read() as conn:
-            rows = conn.execute(
+            # the driver's tuples, transposed to columns in C (a bulk import is 10,000 rows)
+            rows = fetch_tuples(
+                conn,
                 select(
                     feed.signal_id,
                     feed.signal_type,
@@ -331,46 +375,56 @@ class Matcher:
                     feed.seq,
                 )
                 .where(feed.seq > self._last_seq)
-                .order_by(feed.seq)
-            ).all()
+                .order_by(feed.seq),
+            )
             bank_rows = conn.execute(select(banks)).all()
         from accord.matching.service import _bank
 
         self._banks = {r.id: _bank(r) for r in bank_rows}
+        if not rows:
+            return 0
+        columns = list(zip(*rows, strict=True))
+        ops = columns[5]
         start = 0  # rows[start:i] are adds not applied yet
-        for i, r in enumerate(rows):
-            if r.op == "add":
-                continue
+        for i in [i for i, op in enumerate(ops) if op != "add"]:
             if start < i:
-                self._apply_adds(self._indexes, self._ids, rows[start:i])
-                self._add_keypoints(rows[start:i])
+                self._apply_run(columns, start, i)
             start = i + 1
-            index = self._indexes.get(r.signal_type)
+            signal_id, signal_type = int(columns[0][i]), columns[1][i]
+            index = self._indexes.get(signal_type)
             if index is not None:
-                index.remove([int(r.signal_id)])
-            if r.signal_type == "pdq":
-                self._keypoints.remove([int(r.signal_id)])
-            elif r.signal_type == "vpdq":
-                self._video_points.remove([int(r.signal_id)])
+                index.remove([signal_id])
+            if signal_type == "pdq":
+                self._keypoints.remove([signal_id])
+            elif signal_type == "vpdq":
+                self._video_points.remove([signal_id])
         if start < len(rows):
-            self._apply_adds(self._indexes, self._ids, rows[start:])
-            self._add_keypoints(rows[start:])
-        if rows:
-            self._last_seq = int(rows[-1].seq)
-            self._updated_at = format_time_now()
+            self._apply_run(columns, start, len(rows))
+        self._last_seq = int(rows[-1][6])
+        self._updated_at = format_time_now()
         return len(rows)
 
-    def _add_keypoints(self, rows: Sequence[Any]) -> None:
-        """The features of the items whose PDQ signals were just added, if they have any."""
-        # rows are (signal id, type, value, bank id, content id, ...): unpacked, not read by
-        # attribute (a bulk import's 10,000 rows)
+    def _apply_run(self, columns: Sequence[Sequence[Any]], start: int, end: int) -> None:
+        """Apply the adds ``start:end`` of the feed's columns, and their keypoints."""
+        run = [c[start:end] for c in columns] if start or end < len(columns[0]) else columns
+        self._apply_adds(self._indexes, self._ids, run)
+        self._add_keypoints(run)
+
+    def _add_keypoints(self, columns: Sequence[Sequence[Any]]) -> None:
+        """The features of the items whose PDQ signals were just added, if they have any
+        (``columns`` as for :meth:`_apply_adds`)."""
+        sig_ids, types, _values, _banks, content_ids = columns[:5]
+        kinds = set(types)
         by_content: dict[int, int] = {}
         videos: dict[int, int] = {}
-        for i, t, _v, _b, c, *_ in rows:
-            if t == "pdq":
-                by_content[int(c)] = int(i)
-            elif t == "vpdq":
-                videos[int(c)] = int(i)
+        if kinds == {"pdq"}:  # a bulk import: the dict is made in C
+            by_content = dict(zip(map(int, content_ids), map(int, sig_ids), strict=True))
+        elif kinds & {"pdq", "vpdq"}:
+            for i, t, c in zip(sig_ids, types, content_ids, strict=True):
+                if t == "pdq":
+                    by_content[int(c)] = int(i)
+                elif t == "vpdq":
+                    videos[int(c)] = int(i)
         if by_content or videos:
             with self.db.read() as conn:
                 if by_content:

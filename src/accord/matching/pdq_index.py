@@ -51,6 +51,7 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from itertools import combinations
 from pathlib import Path
 from typing import Any, Final
@@ -191,6 +192,7 @@ def _radii(chunks: int, threshold: int) -> list[int]:
     return [r] * (chunks - lowered) + [r - 1] * lowered
 
 
+@cache  # the layout search asks it thousands of times a merge, a lookup once per segment
 def _total_probes(layout: _Layout, threshold: int) -> int:
     return sum(_probe_count(layout.width, r) for r in _radii(layout.chunks, threshold))
 
@@ -357,8 +359,8 @@ class _Segment:
         """This segment plus rows whose ids are all above its own, without a rebuild.
 
         Row numbers of the old rows do not change, so each chunk's permutation only
-        needs the new rows inserted at the end of their buckets (``np.insert``, one
-        sequential pass) and the offsets shifted by the new bucket counts.
+        needs the new rows put at the end of their buckets and the offsets shifted by the
+        new bucket counts: one compiled pass a chunk (``pdq_kernels.merge_table``).
         """
         order = np.argsort(ids)
         ids = np.ascontiguousarray(ids[order])
@@ -366,17 +368,12 @@ class _Segment:
         n, k = len(self.ids), len(ids)
         words = _as_words(hashes)
         positions, _ = _bit_positions(self.layout, self.bit_order)
-        new_rows = np.arange(n, n + k, dtype=np.int32)
         m, buckets = self.layout.chunks, self.layout.buckets
         perm = np.empty((m, n + k), dtype=np.int32)
         offsets = np.empty((m, buckets + 1), dtype=np.int32)
         for c in range(m):
             column = _chunk_keys(words, positions, c)
-            by_key = np.argsort(column, kind="stable")
-            perm[c] = np.insert(self.perm[c], self.offsets[c][column[by_key] + 1], new_rows[by_key])
-            offsets[c, 0] = 0
-            np.cumsum(np.bincount(column, minlength=buckets), out=offsets[c, 1:])
-            offsets[c] += self.offsets[c]
+            pdq_kernels.merge_table(column, n, self.perm[c], self.offsets[c], perm[c], offsets[c])
         return _Segment(
             np.concatenate([self.ids, ids]),
             np.concatenate([self.words, words]),

@@ -45,6 +45,7 @@ __all__ = [
     "CACHED",
     "bucket_table",
     "chunk_column",
+    "merge_table",
     "scan",
     "search",
     "warm_up",
@@ -130,6 +131,36 @@ def _bucket_table(keys: Any, perm: Any, offsets: Any) -> None:
     for r in range(keys.shape[0]):
         key = np.int64(keys[r])
         perm[fill[key]] = r
+        fill[key] += 1
+
+
+def _merge_table(
+    keys: Any, first_row: int, old_perm: Any, old_offsets: Any, perm: Any, offsets: Any
+) -> None:
+    """The bucket table of a segment's rows plus new rows ``first_row + r`` (``keys[r]``
+    their keys, row numbers above every old one): each bucket keeps its old rows and then
+    takes its new ones in row order, as :func:`_bucket_table` of all rows would have it.
+    One pass over the buckets and the rows (``np.insert`` with a sort of the new keys,
+    which this replaces, went over every old row twice and sorted)."""
+    buckets = old_offsets.shape[0] - 1
+    for k in range(buckets + 1):
+        offsets[k] = 0
+    for r in range(keys.shape[0]):
+        offsets[np.int64(keys[r]) + 1] += 1
+    fill = np.empty(buckets, dtype=np.int64)
+    added = 0
+    for k in range(buckets):
+        start = old_offsets[k] + added  # bucket k begins after every earlier new row
+        end = old_offsets[k + 1]
+        for j in range(old_offsets[k], end):
+            perm[start + j - old_offsets[k]] = old_perm[j]
+        fill[k] = start + end - old_offsets[k]
+        added += offsets[k + 1]
+        offsets[k] = start
+    offsets[buckets] = old_offsets[buckets] + added
+    for r in range(keys.shape[0]):
+        key = np.int64(keys[r])
+        perm[fill[key]] = first_row + r
         fill[key] += 1
 
 
@@ -267,12 +298,13 @@ _compile = compile_kernel  # kept under this name for the tests
 
 
 _distance = numba.njit(inline="always")(_distance_py)
-_compiled = [_compile(f) for f in (_chunk_column, _bucket_table, _search, _scan)]
+_compiled = [_compile(f) for f in (_chunk_column, _bucket_table, _search, _scan, _merge_table)]
 CACHED: Final = all(cached for _, cached in _compiled)
 chunk_column: Callable[[U64Array, I64Array, npt.NDArray[np.uint32]], None] = _compiled[0][0]
 bucket_table: Callable[[npt.NDArray[np.uint32], I32Array, I32Array], None] = _compiled[1][0]
 search: Callable[..., tuple[int, int]] = _compiled[2][0]
 scan: Callable[..., int] = _compiled[3][0]
+merge_table: Callable[..., None] = _compiled[4][0]
 
 
 _warm = False
@@ -293,6 +325,14 @@ def warm_up() -> None:
     keys = np.zeros(1, dtype=np.uint32)
     chunk_column(words, np.zeros(1, dtype=np.int64), keys)
     bucket_table(keys, np.zeros(1, dtype=np.int32), np.zeros(3, dtype=np.int32))
+    merge_table(
+        keys,
+        1,
+        np.zeros(1, dtype=np.int32),
+        np.array([0, 1, 1], dtype=np.int32),
+        np.zeros(2, dtype=np.int32),
+        np.zeros(3, dtype=np.int32),
+    )
     positions = np.zeros((1, 1), dtype=np.int64)
     offsets = np.zeros((1, 3), dtype=np.int32)
     alive = np.ones(1, dtype=np.bool_)

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, delete, func, insert, select, text, update
 
 from accord.clock import Clock, format_time
-from accord.errors import AlreadyExists, InvalidInput, NotFound, UnknownBank
+from accord.errors import AlreadyExists, InvalidInput, InvalidSignal, NotFound, UnknownBank
 from accord.ledger.log import Ledger
 from accord.matching.model import (
     Bank,
@@ -39,7 +39,7 @@ from accord.signals.registry import SignalRegistry
 from accord.store.bulk import insert_columns
 from accord.store.engine import Database
 
-__all__ = ["BankService", "Change", "ContentInput"]
+__all__ = ["BankService", "Change", "ContentInput", "Imported"]
 
 _CHUNK = 5_000
 _NO_LABELS: Labels = {}
@@ -75,6 +75,20 @@ class Change:
     content_id: int
 
 
+@dataclass(frozen=True, slots=True)
+class Imported:
+    """A committed column import: its feed rows are ``first_seq .. last_seq``, one add a
+    value, in the order of ``signal_ids`` (all of ``signal_type``, in bank ``bank_id``)."""
+
+    first_seq: int
+    last_seq: int
+    signal_type: str
+    bank_id: int
+    signal_ids: Sequence[int]
+    content_ids: Sequence[int]
+    values: Sequence[str]
+
+
 class BankService:
     """Banks and their content."""
 
@@ -86,10 +100,17 @@ class BankService:
         self.clock = clock
         self.registry = registry
         self._listeners: list[Callable[[], None]] = []
+        self._import_listeners: list[Callable[[Imported], object]] = []
 
     def on_change(self, listener: Callable[[], None]) -> None:
         """Call ``listener()`` after every committed change (in-process matchers catch up)."""
         self._listeners.append(listener)
+
+    def on_import(self, listener: Callable[[Imported], object]) -> None:
+        """Call ``listener(imported)`` after a committed column import whose feed rows are
+        known to be exactly its own (before the ``on_change`` listeners): this process's
+        matcher applies it from memory instead of reading it back."""
+        self._import_listeners.append(listener)
 
     def _changed(self) -> None:
         for listener in self._listeners:
@@ -253,15 +274,19 @@ class BankService:
         """:meth:`validate_input` of many items, each signal type's values checked at once."""
         given = list(items)
         by_type: dict[str, list[str]] = {}
-        for item in given:
+        for number, item in enumerate(given):
             if not item.signals:
-                raise InvalidInput("content needs at least one signal")
+                raise InvalidInput(f"item {number}: content needs at least one signal", item=number)
             for stype, value in item.signals.items():
                 by_type.setdefault(stype, []).append(value)
-        normal = {
-            stype: iter(self.registry.get(stype).validate_many(values))
-            for stype, values in by_type.items()
-        }
+        normal: dict[str, Iterator[str]] = {}
+        for stype, values in by_type.items():
+            try:
+                normal[stype] = iter(self.registry.get(stype).validate_many(values))
+            except InvalidSignal:
+                numbers = [n for n, item in enumerate(given) if stype in item.signals]
+                self._name_bad_item(stype, values, numbers)
+                raise
         out: list[ContentInput] = []
         for item in given:
             signals = {stype: next(normal[stype]) for stype in item.signals}
@@ -281,6 +306,100 @@ class BankService:
             )
         return out
 
+    def _name_bad_item(self, stype: str, values: Sequence[str], numbers: Sequence[int]) -> None:
+        """Raise :class:`InvalidSignal` naming the first of ``values`` (of the items
+        ``numbers``, counted from 0) that ``stype`` refuses; return if none is refused."""
+        signal_type = self.registry.get(stype)
+        for number, value in zip(numbers, values, strict=True):
+            try:
+                signal_type.validate(value)
+            except InvalidSignal as exc:
+                raise InvalidSignal(
+                    f"item {number} (counting from 0): {exc.message}",
+                    signal_type=stype,
+                    item=number,
+                ) from None
+
+    def add_column(
+        self,
+        bank: str,
+        signal_type: str,
+        values: Sequence[str],
+        *,
+        external_ids: Sequence[str | None] | None = None,
+        source: str,
+        actor: str,
+        enabled: bool = True,
+        progress: Callable[[int], None] | None = None,
+    ) -> list[int]:
+        """Bank one item a value, every value of ``signal_type`` (the column form of an
+        import; ``external_ids``, if given, one a value): the same rows and ledger event
+        as :meth:`add_many` of those items, without an object an item. All values are
+        validated before any is written; one bad value refuses the batch, naming it."""
+        stype = self.registry.get(signal_type)
+        try:
+            normal = stype.validate_many(values)
+        except InvalidSignal:
+            self._name_bad_item(signal_type, values, range(len(values)))
+            raise
+        if external_ids is not None:
+            if len(external_ids) != len(values):
+                raise InvalidInput(
+                    f"{len(external_ids)} external ids for {len(values)} values",
+                    count=len(values),
+                )
+            if not set(map(type, external_ids)) <= {str, type(None)}:
+                raise InvalidInput("external ids must be strings or null")
+            if not any(e is not None for e in external_ids):
+                external_ids = None
+        if not normal:
+            return []
+        now = format_time(self.clock.now())
+        content_ids: list[int] = []
+        signal_ids: list[int] = []
+        feed = signal_changes.c.seq
+        with self.db.write() as conn:
+            self.ledger.lock(conn)
+            bank_row = self._bank_row(conn, bank)
+            feed_before = conn.execute(select(func.max(feed))).scalar_one() or 0
+            for start in range(0, len(normal), _CHUNK):
+                end = min(start + _CHUNK, len(normal))
+                part = external_ids[start:end] if external_ids is not None else None
+                ids, sids = self._insert_column(
+                    conn,
+                    bank_row.id,
+                    signal_type,
+                    normal[start:end],
+                    part,
+                    now,
+                    source,
+                    actor,
+                    enabled,
+                )
+                content_ids.extend(ids)
+                signal_ids.extend(sids)
+                if progress is not None:
+                    progress(end - start)
+            feed_after = conn.execute(select(func.max(feed))).scalar_one() or 0
+            if len(normal) == 1:
+                self._record_one(
+                    conn, bank, content_ids[0], {signal_type: normal[0]}, {}, source, actor
+                )
+            else:
+                self._record_import(
+                    conn, bank, content_ids, _column_digest(signal_type, normal), source, actor
+                )
+        if enabled and feed_after - feed_before == len(normal):
+            # the feed rows seq feed_before + 1 .. feed_after are exactly this import's
+            imported = Imported(
+                feed_before + 1, feed_after, signal_type, bank_row.id, signal_ids,
+                content_ids, normal,
+            )  # fmt: skip
+            for listener in self._import_listeners:
+                listener(imported)
+        self._changed()
+        return content_ids
+
     def add_many(
         self,
         bank: str,
@@ -295,8 +414,24 @@ class BankService:
 
         One ledger event records the batch: its size and the SHA-256 of its
         sorted ``type:value`` lines, which anyone holding the export can recompute.
+        Items of one signal each, all of one type, with no more than an external id
+        beside it, go by :meth:`add_column`.
         """
-        validated = self.validate_many(items)
+        given = items if isinstance(items, list) else list(items)
+        column = _as_column(given)
+        if column is not None:
+            stype, values, external_ids = column
+            return self.add_column(
+                bank,
+                stype,
+                values,
+                external_ids=external_ids,
+                source=source,
+                actor=actor,
+                enabled=enabled,
+                progress=progress,
+            )
+        validated = self.validate_many(given)
         if not validated:
             return []
         now = format_time(self.clock.now())
@@ -312,34 +447,103 @@ class BankService:
                     progress(len(chunk))
             if len(validated) == 1:
                 one = validated[0]
-                self.ledger.append(
-                    conn,
-                    "bank.content_added",
-                    {
-                        "bank": bank,
-                        "content_id": content_ids[0],
-                        "signals": one.signals,
-                        "labels": one.labels or {},
-                        "source": source,
-                    },
-                    actor=actor,
+                self._record_one(
+                    conn, bank, content_ids[0], one.signals, one.labels or {}, source, actor
                 )
             else:
-                self.ledger.append(
-                    conn,
-                    "bank.imported",
-                    {
-                        "bank": bank,
-                        "count": len(validated),
-                        "first_content_id": content_ids[0],
-                        "last_content_id": content_ids[-1],
-                        "signals_sha256": _batch_digest(validated),
-                        "source": source,
-                    },
-                    actor=actor,
+                self._record_import(
+                    conn, bank, content_ids, _batch_digest(validated), source, actor
                 )
         self._changed()
         return content_ids
+
+    def _record_one(
+        self,
+        conn: Connection,
+        bank: str,
+        content_id: int,
+        signals: Mapping[str, str],
+        labels: Mapping[str, Any],
+        source: str,
+        actor: str,
+    ) -> None:
+        self.ledger.append(
+            conn,
+            "bank.content_added",
+            {
+                "bank": bank,
+                "content_id": content_id,
+                "signals": signals,
+                "labels": labels,
+                "source": source,
+            },
+            actor=actor,
+        )
+
+    def _record_import(
+        self,
+        conn: Connection,
+        bank: str,
+        content_ids: Sequence[int],
+        digest: str,
+        source: str,
+        actor: str,
+    ) -> None:
+        self.ledger.append(
+            conn,
+            "bank.imported",
+            {
+                "bank": bank,
+                "count": len(content_ids),
+                "first_content_id": content_ids[0],
+                "last_content_id": content_ids[-1],
+                "signals_sha256": digest,
+                "source": source,
+            },
+            actor=actor,
+        )
+
+    def _insert_column(
+        self,
+        conn: Connection,
+        bank_id: int,
+        signal_type: str,
+        values: Sequence[str],
+        external_ids: Sequence[str | None] | None,
+        now: str,
+        source: str,
+        actor: str,
+        enabled: bool,
+    ) -> tuple[Sequence[int], Sequence[int]]:
+        """Insert the content, signal and feed rows of one value an item (returns the
+        content ids and the signal ids). The ids are
+        runs and the values one list: on SQLite each table takes the whole chunk in one
+        statement (:func:`accord.store.bulk.insert_columns`)."""
+        ids = self._reserve_ids(conn, bank_content.c.id, len(values))
+        fixed: dict[str, Any] = {"bank_id": bank_id, "enabled": enabled, "source": source}
+        fixed |= {"added_by": actor, "added_at": now, "note": None}
+        fixed |= {"labels": _NO_LABELS, "meta": _NO_METADATA}
+        columns: dict[str, Sequence[Any]] = {"id": ids}
+        if external_ids is None:
+            fixed["external_id"] = None
+        else:
+            columns["external_id"] = external_ids
+        insert_columns(conn, bank_content, columns, fixed)
+        signal_ids = self._reserve_ids(conn, bank_signals.c.id, len(values))
+        insert_columns(
+            conn,
+            bank_signals,
+            {"id": signal_ids, "content_id": ids, "value": values},
+            {"bank_id": bank_id, "signal_type": signal_type, "quality": None},
+        )
+        if enabled:
+            insert_columns(
+                conn,
+                signal_changes,
+                {"signal_id": signal_ids, "content_id": ids, "value": values},
+                {"op": "add", "signal_type": signal_type, "bank_id": bank_id},
+            )
+        return ids, signal_ids
 
     def _insert_content(
         self,
@@ -350,7 +554,7 @@ class BankService:
         source: str,
         actor: str,
         enabled: bool,
-    ) -> list[int]:
+    ) -> Sequence[int]:
         """Insert one chunk's content, signal and change-feed rows by the bulk path.
 
         Ids are reserved first (one statement) so that every row can be written
@@ -407,17 +611,17 @@ class BankService:
             )
         return ids
 
-    def _reserve_ids(self, conn: Connection, column: Any, count: int) -> list[int]:
+    def _reserve_ids(self, conn: Connection, column: Any, count: int) -> Sequence[int]:
         """``count`` new ids of an autoincrement primary key, in increasing order.
 
         SQLite: the next ones after the largest (the writer holds the database,
-        BEGIN IMMEDIATE, so nobody else can take them). PostgreSQL: drawn from
-        the column's sequence in one statement."""
+        BEGIN IMMEDIATE, so nobody else can take them), as a ``range``. PostgreSQL:
+        drawn from the column's sequence in one statement."""
         if count == 0:
             return []
         if self.db.is_sqlite:
             first = (conn.execute(select(func.max(column))).scalar_one() or 0) + 1
-            return list(range(first, first + count))
+            return range(first, first + count)
         drawn = conn.execute(
             text(
                 "SELECT nextval(pg_get_serial_sequence(:table, :column)) "
@@ -712,6 +916,41 @@ def _plain(item: ContentInput) -> bool:
 def _batch_digest(items: Sequence[ContentInput]) -> str:
     lines = sorted(f"{t}:{v}" for item in items for t, v in item.signals.items())
     return hashlib.sha256(("\n".join(lines) + "\n").encode()).hexdigest()
+
+
+def _column_digest(signal_type: str, values: Sequence[str]) -> str:
+    """:func:`_batch_digest` of items of one ``signal_type`` value each: the lines share
+    their prefix, so sorting the values sorts the lines."""
+    prefix = f"{signal_type}:"
+    text = prefix + ("\n" + prefix).join(sorted(values)) + "\n"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _as_column(
+    items: Sequence[ContentInput],
+) -> tuple[str, list[str], list[str | None] | None] | None:
+    """``(signal type, values, external ids or None)`` when every item has one signal, all
+    of one type, and nothing else but perhaps an external id; None otherwise."""
+    if not items or len(items[0].signals) != 1:
+        return None
+    (stype,) = items[0].signals
+    values: list[str] = []
+    external_ids: list[str | None] = []
+    for item in items:
+        signals = item.signals
+        if (
+            len(signals) != 1
+            or stype not in signals
+            or item.labels
+            or item.metadata
+            or item.note is not None
+            or item.qualities
+            or item.keypoints is not None
+        ):
+            return None
+        values.append(signals[stype])
+        external_ids.append(item.external_id)
+    return stype, values, external_ids if any(e is not None for e in external_ids) else None
 
 
 def _change(r: Row[Any]) -> Change:
