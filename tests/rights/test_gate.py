@@ -453,14 +453,14 @@ def test_rows_removed_by_anti_joins_are_read_from_the_profile():
 def test_written_ids_are_keyed_as_they_are_read_or_sorted_whole(
     accord, write_corpus, tmp_path, monkeypatch, bits, keyed
 ):
-    """From COMPILED_FROM ids on, the written ids are read row group by row group and
+    """From KEYED_FROM ids on, the written ids are read row group by row group and
     keyed (zero-padded counters) or, when they cannot be (hex of 128 bits), read whole
     and sorted: the root is the same as by the definition either way."""
     import random
 
     from accord.jobs.engines import duckdb_engine
 
-    monkeypatch.setattr(duckdb_engine, "COMPILED_FROM", 0)
+    monkeypatch.setattr(duckdb_engine, "KEYED_FROM", 0)
     results = []
     real = duckdb_engine._keyed_ids
     monkeypatch.setattr(

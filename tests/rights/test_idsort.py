@@ -90,11 +90,12 @@ def test_ids_in_long_ascending_runs_are_merged_and_sorted(runs):
 
 @pytest.fixture(params=["numpy", "compiled"])
 def packing(request, monkeypatch):
-    """Both ways of packing and rebuilding: numpy below COMPILED_FROM ids, compiled loops above."""
+    """Both ways of packing and rebuilding: numpy, and the compiled loops (which the gate
+    uses from COMPILED_FROM ids on, or once they are loaded)."""
     from accord.jobs import idsort
 
-    if request.param == "compiled":
-        monkeypatch.setattr(idsort, "COMPILED_FROM", 0)
+    compiled = request.param == "compiled"
+    monkeypatch.setattr(idsort, "_use_compiled", lambda n: compiled)
     return request.param
 
 
@@ -118,12 +119,12 @@ def test_any_range_of_sorted_ids_is_the_sorted_slice(width, alphabet, n, pieces,
     chunks = [pa.array(ids[a:b], pa.binary()) for a, b in zip([0, *cuts], [*cuts, n], strict=True)]
     expected = sorted(ids)
     start, stop = sorted(rng.randint(0, n) for _ in range(2))
-    for compiled_from in (0, 1 << 40):
-        idsort.COMPILED_FROM, saved = compiled_from, idsort.COMPILED_FROM
+    for compiled in (True, False):
+        saved, idsort._use_compiled = idsort._use_compiled, lambda n, c=compiled: c
         try:
             sorter = idsort.SortedIds.of(pa.chunked_array(chunks, pa.binary()), threads=2)
         finally:
-            idsort.COMPILED_FROM = saved
+            idsort._use_compiled = saved
         assert sorter is not None
         assert sorter.n == n
         assert [bytes(r) for r in sorter.rows(start, stop)] == expected[start:stop]
@@ -169,11 +170,15 @@ def test_hash_sorted_after_an_unfinished_block_and_of_varying_width():
         hash_sorted(pa.array([f"a{i:03d}" for i in range(8)]), hasher)
 
 
-def _keyed(chunks, threads=2):
-    from accord.jobs.idsort import KeyedIds
+def _keyed(chunks, threads=2, compiled=True):
+    from accord.jobs import idsort
 
     arrays = [pa.array(c, pa.binary()) for c in chunks]
-    return KeyedIds.from_chunks(lambda i: arrays[i], [len(a) for a in arrays], threads)
+    saved, idsort._use_compiled = idsort._use_compiled, lambda n: compiled
+    try:
+        return idsort.KeyedIds.from_chunks(lambda i: arrays[i], [len(a) for a in arrays], threads)
+    finally:
+        idsort._use_compiled = saved
 
 
 @settings(max_examples=60, deadline=None)
@@ -194,16 +199,17 @@ def test_keyed_ids_are_the_sorted_ids(chunks, width, seed):
         [b"x-" + bytes(rng.choice(alphabet) for _ in range(width)) for _ in range(size)]
         for alphabet, size in chunks
     ]
-    keyed = _keyed(made)
     ids = sorted(x for chunk in made for x in chunk)
     columns = list(zip(*ids, strict=True))
-    if not ids or sum((max(c) - min(c)).bit_length() for c in columns) > 64:
-        assert keyed is None  # none, or more than 64 bits vary
-        return
-    assert keyed is not None
-    assert keyed.n == len(ids)
     start, stop = sorted(rng.randint(0, len(ids)) for _ in range(2))
-    assert [bytes(r) for r in keyed.rows(start, stop)] == ids[start:stop]
+    for compiled in (True, False):
+        keyed = _keyed(made, compiled=compiled)
+        if not ids or sum((max(c) - min(c)).bit_length() for c in columns) > 64:
+            assert keyed is None  # none, or more than 64 bits vary
+            continue
+        assert keyed is not None
+        assert keyed.n == len(ids)
+        assert [bytes(r) for r in keyed.rows(start, stop)] == ids[start:stop]
 
 
 def test_ids_that_cannot_be_keyed():

@@ -36,6 +36,7 @@ sort (spilling to disk) above it.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -51,8 +52,20 @@ from accord.jobs.merkle import BlockHasher, leaves_of_rows
 __all__ = ["COMPILED_FROM", "KeyedIds", "SortedIds", "hash_rows", "hash_sorted", "sort_ids"]
 
 # From this many ids on, packing and rebuilding run as compiled loops
-# (:mod:`accord.jobs.idsort_kernels`): loading them costs a process 1-2 s once.
-COMPILED_FROM = 1 << 21
+# (:mod:`accord.jobs.idsort_kernels`), which a process loads once in 1-2 s of CPU; below,
+# numpy does it (about 0.4 CPU-s more at 10M ids), unless the loops are loaded already.
+COMPILED_FROM = 50_000_000
+_LOADED_FROM = 1 << 21  # compiled loops once loaded: from this many ids on
+
+
+def _use_compiled(n: int) -> bool:
+    """Compiled loops for ``n`` ids: from :data:`COMPILED_FROM` on, or from 2M on in a
+    process that has loaded them already."""
+    if n >= COMPILED_FROM:
+        return True
+    kernels = sys.modules.get("accord.jobs.idsort_kernels")
+    return n >= _LOADED_FROM and kernels is not None and bool(kernels.is_warm())
+
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -215,7 +228,7 @@ class SortedIds:
         self._columns, end = _packed_columns(low, high, self._index_bits)
         key = np.empty(self.n, dtype=np.uint64)
 
-        compiled = self.n >= COMPILED_FROM
+        compiled = _use_compiled(self.n)
         if compiled:
             from accord.jobs import idsort_kernels as kernels
 
@@ -301,14 +314,9 @@ class SortedIds:
             self._fill_low(rebuilt)
             kernels.rebuild(part, self._index_bits, self._low, where, widths, rebuilt)
             return rebuilt
-        values = part >> np.uint64(self._index_bits)
         out = np.empty((len(part), self.width), dtype=np.uint8)
         self._fill_low(out)
-        shift = 0
-        for column, bits in reversed(self._columns):
-            digit = (values >> np.uint64(shift)) & np.uint64((1 << bits) - 1)
-            out[:, column] += digit.astype(np.uint8)
-            shift += bits
+        _rebuild_numpy(part >> np.uint64(self._index_bits), self._columns, out)
         return out
 
 
@@ -365,14 +373,13 @@ class KeyedIds:
     def __init__(
         self, width: int, low: np.ndarray, columns: list[tuple[int, int]], key: np.ndarray
     ):
-        from accord.jobs import idsort_kernels as kernels
-
         self.n, self.width = len(key), width
         self._low = low
+        self._columns = columns
         self._where = np.array([c for c, _ in columns], dtype=np.int64)
         self._bits = np.array([b for _, b in columns], dtype=np.int64)
         self._key = key
-        self._kernels = kernels
+        self._kernels = _compiled_loops(len(key))
         self._tiled: np.ndarray | None = None
 
     @classmethod
@@ -385,9 +392,7 @@ class KeyedIds:
         ``read`` is called from ``threads`` threads at once. The first chunk is looked at
         alone first, so ids that cannot be keyed (UUIDs) cost one chunk's read.
         """
-        from accord.jobs import idsort_kernels as kernels
-
-        kernels.warm_up()
+        kernels = _compiled_loops(sum(sizes))
         starts = np.cumsum([0, *sizes]).tolist()
         key = np.empty(starts[-1], dtype=np.uint64)
         width: list[int] = []
@@ -417,13 +422,17 @@ class KeyedIds:
             columns, end = _packed_columns(low, high, 0)
             if end < matrix.shape[1]:
                 raise _NotKeyed
+            out = key[starts[i] : starts[i + 1]]
+            if kernels is None:
+                _pack_fields_numpy(matrix, low, columns, out)
+                return low, high, columns
             kernels.pack_fields(
                 matrix.reshape(-1),
                 matrix.shape[1],
                 low,
                 np.array([c for c, _ in columns], dtype=np.int64),
                 np.array([b for _, b in columns], dtype=np.int64),
-                key[starts[i] : starts[i + 1]],
+                out,
             )
             return low, high, columns
 
@@ -466,8 +475,15 @@ class KeyedIds:
                 masks.append((1 << bits) - 1)
                 targets.append(target[column])
                 at += bits
+            part = key[starts[i] : starts[i + 1]]
+            if kernels is None:
+                moved = np.full(len(part), constant, dtype=np.uint64)
+                for at, mask, to in zip(shifts, masks, targets, strict=True):
+                    moved += ((part >> np.uint64(at)) & np.uint64(mask)) << np.uint64(to)
+                part[:] = moved
+                return
             kernels.repack(
-                key[starts[i] : starts[i + 1]],
+                part,
                 np.array(shifts, dtype=np.int64),
                 np.array(masks, dtype=np.uint64),
                 np.array(targets, dtype=np.int64),
@@ -486,8 +502,46 @@ class KeyedIds:
         if self._tiled is None:
             self._tiled = np.tile(self._low, _TILE_ROWS)
         _fill(rebuilt, self._tiled)
-        self._kernels.rebuild(part, 0, self._low, self._where, self._bits, rebuilt)
+        if self._kernels is None:
+            _rebuild_numpy(part, self._columns, rebuilt)
+        else:
+            self._kernels.rebuild(part, 0, self._low, self._where, self._bits, rebuilt)
         return rebuilt
+
+
+def _compiled_loops(n: int) -> Any:
+    """:mod:`accord.jobs.idsort_kernels`, loaded, if ``n`` ids call for them; else None."""
+    if not _use_compiled(n):
+        return None
+    from accord.jobs import idsort_kernels
+
+    idsort_kernels.warm_up()
+    return idsort_kernels
+
+
+def _pack_fields_numpy(
+    matrix: np.ndarray, low: np.ndarray, columns: list[tuple[int, int]], out: np.ndarray
+) -> None:
+    """``out[r]``: the packed columns of row ``r`` (what the compiled ``pack_fields`` does)."""
+    out[:] = 0
+    if not columns:
+        return
+    first, end = columns[0][0], columns[-1][0] + 1
+    for start in range(0, len(matrix), _PACK_ROWS):
+        lines = np.ascontiguousarray(matrix[start : start + _PACK_ROWS, first:end].T)
+        part = out[start : start + lines.shape[1]]
+        for column, bits in columns:
+            part <<= np.uint64(bits)
+            part |= lines[column - first] - low[column]
+
+
+def _rebuild_numpy(values: np.ndarray, columns: list[tuple[int, int]], out: np.ndarray) -> None:
+    """Add to ``out`` (filled with the minima) the packed columns of ``values``."""
+    shift = 0
+    for column, bits in reversed(columns):
+        field = (values >> np.uint64(shift)) & np.uint64((1 << bits) - 1)
+        out[:, column] += field.astype(np.uint8)
+        shift += bits
 
 
 def _fill(out: np.ndarray, tiled: np.ndarray) -> None:

@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from accord.compiled import compile_kernel
 
-__all__ = ["pack", "pack_fields", "rebuild", "repack", "warm_up"]
+__all__ = ["is_warm", "pack", "pack_fields", "rebuild", "repack", "warm_up"]
 
 U8 = npt.NDArray[np.uint8]
 U64 = npt.NDArray[np.uint64]
@@ -109,6 +109,11 @@ pack_fields: Callable[[U8, int, U8, I64, I64, U64], None] = _compiled[2][0]
 repack: Callable[[U64, I64, U64, I64, np.uint64], None] = _compiled[3][0]
 
 _warm = False
+
+
+def is_warm() -> bool:
+    """Whether :func:`warm_up` has run in this process."""
+    return _warm
 
 
 def warm_up() -> None:

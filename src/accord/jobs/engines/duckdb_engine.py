@@ -329,6 +329,9 @@ def _key(alias: str) -> str:
     )
 
 
+# Outputs of fewer ids are read whole (one read beats a reader a thread for small files).
+KEYED_FROM = 1 << 16
+
 # At most this many groups of denials are chained as anti joins (there are three
 # reasons to deny: objection, withdrawn, signal).
 MAX_CHAINED = 4
@@ -408,10 +411,10 @@ def _warm_kernels(con: Any, spec: GateSpec) -> threading.Thread | None:
 def _keyed_ids(part: Path, threads: int) -> KeyedIds | None:
     """The written string ids read row group by row group on ``threads`` threads and
     keyed (:class:`accord.jobs.idsort.KeyedIds`), or None: fewer than
-    :data:`~accord.jobs.idsort.COMPILED_FROM` ids, ids that are not text, or ids that
-    cannot be keyed (then they are read whole by :func:`_read_ids`)."""
+    :data:`KEYED_FROM` ids, ids that are not text, or ids that cannot be keyed (then
+    they are read whole by :func:`_read_ids`)."""
     meta = pq.ParquetFile(part).metadata
-    if meta.num_rows < COMPILED_FROM:
+    if meta.num_rows < KEYED_FROM:
         return None
     if pq.read_schema(part).field("item_id").type not in (pa.string(), pa.large_string()):
         return None
