@@ -462,9 +462,9 @@ def test_written_ids_are_keyed_as_they_are_read_or_sorted_whole(
 
     monkeypatch.setattr(duckdb_engine, "KEYED_FROM", 0)
     results = []
-    real = duckdb_engine._keyed_ids
+    real = duckdb_engine.keyed_ids
     monkeypatch.setattr(
-        duckdb_engine, "_keyed_ids", lambda *a: results.append(real(*a)) or results[-1]
+        duckdb_engine, "keyed_ids", lambda *a: results.append(real(*a)) or results[-1]
     )
     rows = make_rows([f"s{i}" for i in range(40)], per_subject=30)
     rng = random.Random(bits)
@@ -476,3 +476,44 @@ def test_written_ids_are_keyed_as_they_are_read_or_sorted_whole(
     kept = sorted(r["item_id"].encode() for r in rows if r["subject_id"] != "s3")
     assert m["merkle"]["root"] == reference_block_root(kept).hex()
     assert m["output_count"] == len(kept) == 1170
+
+
+@pytest.mark.parametrize("files", [1, 3])
+def test_proofs_from_keyed_ids_equal_proofs_from_ids_read_whole(
+    accord, clock, write_corpus, tmp_path, monkeypatch, files
+):
+    """prove-absence reads the output's ids keyed row group by row group (any number of
+    files, as Spark writes them) and gives the very proof that reading them whole gives:
+    for an id inside a block, between blocks, before and after every id."""
+    import pyarrow.parquet as pq
+
+    from accord.jobs.engines import duckdb_engine
+    from accord.jobs.merkle import AbsenceProof
+
+    rows = make_rows([f"s{i:03d}" for i in range(120)], per_subject=6)
+    for number, row in enumerate(rows):
+        row["item_id"] = f"item-{number * 3:06d}"  # one width, gaps between ids
+    accord.rights.object("s050", AI)
+    clock.advance(timedelta(minutes=1))
+    manifest = accord.rights.gate(write_corpus(rows), tmp_path / "out")
+    data = tmp_path / "out" / "data"
+    if files > 1:  # the same rows in several files
+        table = pq.read_table(data / "part-0.parquet")
+        (data / "part-0.parquet").unlink()
+        cut = [0, 100, 400, table.num_rows]
+        for i in range(files):
+            pq.write_table(table.slice(cut[i], cut[i + 1] - cut[i]), data / f"part-{i}.parquet")
+    root, size = bytes.fromhex(manifest["merkle"]["root"]), manifest["merkle"]["tree_size"]
+    keyed = []
+    real = duckdb_engine.keyed_ids
+    monkeypatch.setattr(duckdb_engine, "KEYED_FROM", 0)
+    monkeypatch.setattr(duckdb_engine, "keyed_ids", lambda *a: keyed.append(1) or real(*a))
+    asks = ["item-000001", "item-000769", f"item-{50 * 6 * 3:06d}", "item-999999", "a", "item-0"]
+    proofs = [accord.rights.prove_absence(tmp_path / "out", item) for item in asks]
+    assert len(keyed) == len(asks)
+    for proof in proofs:
+        assert verify_absence(AbsenceProof.from_dict(proof), root, size)
+    monkeypatch.setattr(duckdb_engine, "keyed_ids", lambda *a: None)  # read whole instead
+    assert [accord.rights.prove_absence(tmp_path / "out", item) for item in asks] == proofs
+    with pytest.raises(Conflict, match="is in the output"):
+        accord.rights.prove_absence(tmp_path / "out", "item-000003")

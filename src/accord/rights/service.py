@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import secrets
 import tempfile
 from collections import defaultdict
@@ -592,7 +593,8 @@ class RightsService:
         """
         import duckdb
 
-        from accord.jobs.idsort import sort_ids
+        from accord.jobs.engines.duckdb_engine import keyed_ids
+        from accord.jobs.idsort import hash_rows, sort_ids
         from accord.jobs.merkle import BlockHasher, absence_proof, verify_absence
 
         manifest_path = Path(out_dir) / "manifest.json"
@@ -606,28 +608,35 @@ class RightsService:
                 "per id); proofs are made for block manifests (version 2) only",
                 out_dir=str(out_dir),
             )
-        con = duckdb.connect()
-        try:
-            ids = sort_ids(
-                con.sql(
-                    "SELECT CAST(item_id AS VARCHAR) AS id FROM read_parquet(?)",
-                    params=[str(Path(out_dir) / "data" / "*.parquet")],
-                )
-                .to_arrow_table()
-                .column(0)
-            )
-        finally:
-            con.close()
         hasher = BlockHasher(block_size, keep_leaves=True)
-        hasher.add(ids)
+        threads = os.cpu_count() or 1
+        files = sorted((Path(out_dir) / "data").glob("*.parquet"))
+        keyed = keyed_ids(files, threads)
+        ids: Sequence[bytes]
+        if keyed is not None:  # read and keyed row group by row group, hashed in two stages
+            hash_rows(keyed, hasher, threads)
+            ids = _KeyedIds(keyed)
+        else:
+            con = duckdb.connect()
+            try:
+                whole = sort_ids(
+                    con.sql(
+                        "SELECT CAST(item_id AS VARCHAR) AS id FROM read_parquet(?)",
+                        params=[str(Path(out_dir) / "data" / "*.parquet")],
+                    )
+                    .to_arrow_table()
+                    .column(0)
+                )
+            finally:
+                con.close()
+            hasher.add(whole)
+            ids = _ArrowIds(whole)
         root = bytes.fromhex(manifest["merkle"]["root"])
         if hasher.root() != root:
             raise Conflict("the output does not match its manifest's Merkle root")
         assert hasher.leaves is not None
         try:
-            proof = absence_proof(
-                _ArrowIds(ids), item_id.encode(), block_size, leaf_digests=hasher.leaves
-            )
+            proof = absence_proof(ids, item_id.encode(), block_size, leaf_digests=hasher.leaves)
         except ValueError as exc:
             raise Conflict(
                 f"item {item_id!r} is in the output of this run", item_id=item_id
@@ -653,6 +662,34 @@ def _entry(r: Any) -> Entry:
         kind=r.kind,
         source=r.source,
     )
+
+
+class _KeyedIds(Sequence[bytes]):
+    """Sorted keyed ids (:class:`accord.jobs.idsort.KeyedIds`) as the bytes sequence that a
+    proof reads: a bisect and two blocks, each id rebuilt from its key when read."""
+
+    def __init__(self, keyed: Any) -> None:
+        self.keyed = keyed
+
+    def __len__(self) -> int:
+        return int(self.keyed.n)
+
+    @overload
+    def __getitem__(self, index: int) -> bytes: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[bytes]: ...
+
+    def __getitem__(self, index: int | slice) -> bytes | Sequence[bytes]:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            if step != 1:
+                return [self[i] for i in range(start, stop, step)]
+            return [bytes(row) for row in self.keyed.rows(start, max(start, stop))]
+        if not -len(self) <= index < len(self):
+            raise IndexError(index)
+        at = index % len(self)
+        return bytes(self.keyed.rows(at, at + 1)[0])
 
 
 class _ArrowIds(Sequence[bytes]):

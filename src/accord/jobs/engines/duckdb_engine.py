@@ -54,7 +54,7 @@ from accord.jobs.gate import (
 from accord.jobs.idsort import COMPILED_FROM, KeyedIds, hash_rows, hash_sorted
 from accord.jobs.merkle import BlockHasher
 
-__all__ = ["IN_MEMORY_SORT_BYTES", "DuckDBEngine"]
+__all__ = ["IN_MEMORY_SORT_BYTES", "KEYED_FROM", "DuckDBEngine", "keyed_ids"]
 
 # Ids up to this many bytes are sorted in memory (about 4-6x their size at peak);
 # above it DuckDB sorts them, spilling to disk if it must.
@@ -294,7 +294,7 @@ class DuckDBEngine:
             f"FROM parquet_metadata({_lit(part)}) WHERE path_in_schema = 'item_id'"
         ).fetchall()[0][0]
         if int(size or 0) <= IN_MEMORY_SORT_BYTES:
-            keyed = _keyed_ids(part, threads)
+            keyed = keyed_ids([part], threads)
             if keyed is not None:  # read and packed at once, the text of the ids not kept
                 t_read = t_sort = time.perf_counter()
                 hash_rows(keyed, hasher, threads)
@@ -408,23 +408,31 @@ def _warm_kernels(con: Any, spec: GateSpec) -> threading.Thread | None:
     return thread
 
 
-def _keyed_ids(part: Path, threads: int) -> KeyedIds | None:
-    """The written string ids read row group by row group on ``threads`` threads and
-    keyed (:class:`accord.jobs.idsort.KeyedIds`), or None: fewer than
-    :data:`KEYED_FROM` ids, ids that are not text, or ids that cannot be keyed (then
-    they are read whole by :func:`_read_ids`)."""
-    meta = pq.ParquetFile(part).metadata
-    if meta.num_rows < KEYED_FROM:
+def keyed_ids(files: Sequence[Path], threads: int) -> KeyedIds | None:
+    """The string ``item_id`` column of Parquet ``files`` read row group by row group on
+    ``threads`` threads and keyed (:class:`accord.jobs.idsort.KeyedIds`), or None: fewer
+    than :data:`KEYED_FROM` ids, ids that are not text (in any file), or ids that cannot
+    be keyed (then they are read whole: :func:`_read_ids`)."""
+    groups: list[tuple[Path, int]] = []
+    sizes: list[int] = []
+    for path in files:
+        file = pq.ParquetFile(path)
+        if file.schema_arrow.field("item_id").type not in (pa.string(), pa.large_string()):
+            return None
+        for group in range(file.metadata.num_row_groups):
+            groups.append((path, group))
+            sizes.append(file.metadata.row_group(group).num_rows)
+    if sum(sizes) < KEYED_FROM:
         return None
-    if pq.read_schema(part).field("item_id").type not in (pa.string(), pa.large_string()):
-        return None
-    sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
     local = threading.local()
 
-    def read(group: int) -> pa.Array:
-        if not hasattr(local, "file"):  # one reader per thread: a reader is not shared
-            local.file = pq.ParquetFile(part)
-        column = local.file.read_row_group(group, columns=["item_id"], use_threads=False).column(0)
+    def read(index: int) -> pa.Array:
+        path, group = groups[index]
+        readers = local.__dict__.setdefault("readers", {})  # one reader a file a thread
+        if path not in readers:
+            readers[path] = pq.ParquetFile(path)
+        table = readers[path].read_row_group(group, columns=["item_id"], use_threads=False)
+        column = table.column(0)
         return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
 
     return KeyedIds.from_chunks(read, sizes, threads)
