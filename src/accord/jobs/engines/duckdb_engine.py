@@ -165,10 +165,10 @@ class DuckDBEngine:
             warming.join()
         t2 = time.perf_counter()
         to_count = [g for g in counted_groups(spec, groups) if g not in removed]
-        # Counting the groups that the totals do not give (DuckDB, on its own cursor) runs
-        # while this thread reads back, sorts and hashes the written ids (pyarrow, numpy
-        # and hashlib, which release the GIL): that is one core's work, so the count
-        # mostly fills the other.
+        # What is left to count (the groups that neither the totals nor the write's joins
+        # give, the rows per category, the two-reason check; DuckDB, on its own cursor)
+        # runs beside the Merkle steps, which leave a core partly idle: one thread hashes
+        # holding the GIL between blocks while the other rebuilds ids ahead of it.
         cursor = con.cursor()
         try:
             with ThreadPoolExecutor(max_workers=2) as pool:
