@@ -46,9 +46,14 @@ __all__ = [
     "Match",
     "View",
     "best_match",
+    "corner_colour",
     "hamming",
     "hex_to_bits",
+    "pdq_buffer",
+    "reduced",
     "robust_views",
+    "rotation_angle",
+    "unrotated_box",
 ]
 
 #: The threshold HMA and ThreatExchange use for plain PDQ.
@@ -110,13 +115,13 @@ def _as_rgb(image: Image.Image | NDArray[np.uint8]) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(arr[:, :, :3]), "RGB")
 
 
-def _buffer(img: Image.Image, box: tuple[int, int, int, int] | None = None) -> NDArray[np.uint8]:
+def pdq_buffer(img: Image.Image, box: tuple[int, int, int, int] | None = None) -> NDArray[np.uint8]:
     """The 64x64 area average of ``img`` (or of ``box`` in it), as PDQ's input."""
     out = img.resize((_BUFFER, _BUFFER), Image.Resampling.BOX, box=box)
     return np.asarray(out)
 
 
-def _reduced(img: Image.Image, side: int) -> Image.Image:
+def reduced(img: Image.Image, side: int) -> Image.Image:
     """An area-averaged copy whose longer side is at most ``side`` (``img`` if already so)."""
     scale = side / max(img.size)
     if scale >= 1.0:
@@ -276,7 +281,7 @@ def _scaled(
     return (round(left * fx), round(top * fy), round(right * fx), round(bottom * fy))
 
 
-def _unrotated_box(
+def unrotated_box(
     query: Image.Image, turned: Image.Image, angle: float
 ) -> tuple[int, int, int, int]:
     """Where the original lies in ``turned`` if ``query`` was it rotated by ``-angle`` with expand.
@@ -294,7 +299,7 @@ def _unrotated_box(
     return (round(x0), round(y0), round(x0 + w), round(y0 + h))
 
 
-def _rotation_angle(img: Image.Image, tol: int = 28) -> float | None:
+def rotation_angle(img: Image.Image, tol: int = 28) -> float | None:
     """The angle (degrees, PIL's sense) of a rotation with filled corners, or ``None``.
 
     A w x h image turned by t with expand leaves four triangles of fill colour.
@@ -303,7 +308,7 @@ def _rotation_angle(img: Image.Image, tol: int = 28) -> float | None:
     one; the bottom-right one is its mirror. The ratio of the legs gives t.
     """
     pixels = np.asarray(img)
-    fill = np.asarray(_corner_colour(pixels), dtype=np.int16)
+    fill = np.asarray(corner_colour(pixels), dtype=np.int16)
     # only the outermost lines are read (not the whole image turned to int16):
     # which of their pixels are of the fill colour
     top, bottom, left, right = (
@@ -332,7 +337,7 @@ def _rotation_angle(img: Image.Image, tol: int = 28) -> float | None:
     return float(np.mean(agree))
 
 
-def _corner_colour(img: Image.Image | NDArray[np.uint8]) -> tuple[int, int, int]:
+def corner_colour(img: Image.Image | NDArray[np.uint8]) -> tuple[int, int, int]:
     arr = np.asarray(img)
     corners = np.stack([arr[0, 0], arr[0, -1], arr[-1, 0], arr[-1, -1]]).astype(np.int32)
     r, g, b = (int(v) for v in np.median(corners, axis=0))
@@ -372,8 +377,8 @@ def robust_views(
         plain = pdqfast.hash_hex(np.asarray(img))
     views = [View("pdq", plain[0], plain[1])]
 
-    work = _reduced(img, _WORK_SIDE)
-    dihedral, dq = pdqfast.hashes_hex_dihedral(_buffer(work))
+    work = reduced(img, _WORK_SIDE)
+    dihedral, dq = pdqfast.hashes_hex_dihedral(pdq_buffer(work))
     views.extend(View(name, h, dq) for name, h in zip(ORIENTATIONS[1:], dihedral[1:], strict=True))
 
     seen: list[tuple[int, int, int, int]] = []
@@ -384,7 +389,7 @@ def robust_views(
         ):
             return
         seen.append(box)
-        buf = _buffer(src, box)
+        buf = pdq_buffer(src, box)
         if orient_regions:
             hashes, q = pdqfast.hashes_hex_dihedral(buf)
             views.append(View(name, hashes[0], q))
@@ -394,23 +399,23 @@ def robust_views(
         else:
             views.append(View(name, *_hash(buf)))
 
-    small = _reduced(work, _DETECT_SIDE)
+    small = reduced(work, _DETECT_SIDE)
     add_region("trim", img, _refine(img, _trim_box(small, ratio=0.97, tol=24, passes=1), small))
     add_region("frame", img, _refine(img, _salient_box(small), small))
 
-    angle = _rotation_angle(work)
+    angle = rotation_angle(work)
     if angle is not None:
         # counter-rotate by the angle measured from the fill triangles in the corners
-        fill = _corner_colour(work)
+        fill = corner_colour(work)
         turned = work.rotate(
             -angle, resample=Image.Resampling.BILINEAR, expand=True, fillcolor=fill
         )
-        box = _unrotated_box(work, turned, angle)
-        views.append(View("unrotate", *_hash(_buffer(turned, box))))
+        box = unrotated_box(work, turned, angle)
+        views.append(View("unrotate", *_hash(pdq_buffer(turned, box))))
     for extra in rotations:
         turned = small.rotate(extra, resample=Image.Resampling.BILINEAR, expand=True)
         views.append(
-            View(f"rot{extra:+g}", *_hash(_buffer(turned, _unrotated_box(small, turned, extra))))
+            View(f"rot{extra:+g}", *_hash(pdq_buffer(turned, unrotated_box(small, turned, extra))))
         )
     return views
 

@@ -16,7 +16,7 @@ Data flow::
         minimum and maximum over the video
     StillBorder.estimate ──► Border: the bounding box of the pixels that changed
         (a fraction of the frame), and the angle the still corners show
-        (:func:`robust._rotation_angle` on the still/moving mask, not on colours)
+        (:func:`robust.rotation_angle` on the still/moving mask, not on colours)
     border_views(frame pixels, border) ──► views ``bars`` (+ 7 orientations) or
         ``bars:unrotate``, added to each vPDQ frame's views by
         :func:`accord.matching.video.frame_views`
@@ -111,7 +111,7 @@ class StillBorder:
         if inner.shape[0] >= 16 and inner.shape[1] >= 16:
             # the still corners' triangles, measured on the mask (moving white, still black)
             picture = np.where(inner, 255, 0).astype(np.uint8)
-            angle = robust._rotation_angle(Image.fromarray(np.stack([picture] * 3, axis=-1)))
+            angle = robust.rotation_angle(Image.fromarray(np.stack([picture] * 3, axis=-1)))
         box = (left / w, top / h, right / w, bottom / h) if trimmed >= MIN_TRIM else None
         if box is None and angle is None:
             return None
@@ -144,18 +144,18 @@ def border_views(pixels: NDArray[np.uint8], border: Border) -> list[View]:
             return []
         img = img.crop(box)
     if border.angle is not None:
-        work = robust._reduced(img, 256)
+        work = robust.reduced(img, 256)
         turned = work.rotate(
             -border.angle,
             resample=Image.Resampling.BILINEAR,
             expand=True,
-            fillcolor=robust._corner_colour(work),
+            fillcolor=robust.corner_colour(work),
         )
         value, quality = pdqfast.hash_hex(
-            robust._buffer(turned, robust._unrotated_box(work, turned, border.angle))
+            robust.pdq_buffer(turned, robust.unrotated_box(work, turned, border.angle))
         )
         return [View("bars:unrotate", value, quality)]
-    hashes, quality = pdqfast.hashes_hex_dihedral(robust._buffer(img))
+    hashes, quality = pdqfast.hashes_hex_dihedral(robust.pdq_buffer(img))
     return [
         View("bars" if name == ORIENTATIONS[0] else f"bars:{name}", value, quality)
         for name, value in zip(ORIENTATIONS, hashes, strict=True)
