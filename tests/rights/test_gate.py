@@ -517,3 +517,17 @@ def test_proofs_from_keyed_ids_equal_proofs_from_ids_read_whole(
     assert [accord.rights.prove_absence(tmp_path / "out", item) for item in asks] == proofs
     with pytest.raises(Conflict, match="is in the output"):
         accord.rights.prove_absence(tmp_path / "out", "item-000003")
+
+
+def test_a_duckdb_without_query_profiles_counts_every_group_by_a_query(
+    accord, clock, corpus, tmp_path, monkeypatch
+):
+    from accord.jobs.engines import duckdb_engine
+
+    _three_reasons(accord, clock)
+    asked = _record_counts(monkeypatch)
+    assert duckdb_engine._profile(object()) is None  # a connection that has no profiles
+    monkeypatch.setattr(duckdb_engine, "_profile", lambda con: None)
+    m = accord.rights.gate(corpus, tmp_path / "out")
+    assert m["excluded_by_reason"] == {"objection": 6, "signal": 2}
+    assert asked == [[(False, "signal"), (True, "consent")]]

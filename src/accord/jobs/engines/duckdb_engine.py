@@ -236,10 +236,10 @@ class DuckDBEngine:
                 f"COPY (SELECT c.* FROM corpus c {' '.join(joins)}) "
                 f"TO {_lit(part)} (FORMAT parquet, COMPRESSION zstd)"
             ).fetchall()[0][0]
-            profile = con.get_profiling_information(format="json")
+            profile = _profile(con)
         finally:
             con.execute("PRAGMA disable_profiling")
-        return int(written), removed_by_anti_joins(json.loads(profile), tables)
+        return int(written), removed_by_anti_joins(profile, tables) if profile else {}
 
     @staticmethod
     def _count_groups(
@@ -351,6 +351,17 @@ def _chained_groups(spec: GateSpec, groups: Mapping[Group, int]) -> list[Group]:
     if not spec.default_allowed or not 2 <= len(denied) <= MAX_CHAINED:
         return []
     return denied
+
+
+def _profile(con: Any) -> dict[str, Any] | None:
+    """The last query's profile as parsed JSON, or None where this DuckDB gives none
+    (``get_profiling_information`` is recent): then every group is counted by a query."""
+    try:
+        text = con.get_profiling_information(format="json")
+        parsed = json.loads(text)
+    except (AttributeError, TypeError, ValueError, duckdb.Error):
+        return None
+    return parsed if isinstance(parsed, dict) else None
 
 
 def removed_by_anti_joins(
