@@ -531,3 +531,23 @@ def test_a_duckdb_without_query_profiles_counts_every_group_by_a_query(
     m = accord.rights.gate(corpus, tmp_path / "out")
     assert m["excluded_by_reason"] == {"objection": 6, "signal": 2}
     assert asked == [[(False, "signal"), (True, "consent")]]
+
+
+def test_the_id_sequences_a_proof_reads_index_and_slice_alike():
+    import pyarrow as pa
+
+    from accord.jobs.idsort import KeyedIds
+    from accord.rights.service import _ArrowIds, _KeyedIds
+
+    ids = [f"item-{i:04d}".encode() for i in range(0, 300, 7)]
+    arrow = _ArrowIds(pa.array([x.decode() for x in ids]))
+    chunk = pa.array(ids, pa.binary())
+    keyed = _KeyedIds(KeyedIds.from_chunks(lambda i: chunk, [len(ids)]))
+    for seq in (arrow, keyed):
+        assert len(seq) == len(ids)
+        assert [seq[i] for i in (0, 5, -1, -len(ids))] == [ids[0], ids[5], ids[-1], ids[0]]
+        assert list(seq[3:9]) == ids[3:9]
+        assert list(seq[9:3]) == []
+        assert list(seq[::-5]) == ids[::-5]
+        with pytest.raises(IndexError):
+            seq[len(ids)]

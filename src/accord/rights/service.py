@@ -664,9 +664,36 @@ def _entry(r: Any) -> Entry:
     )
 
 
-class _KeyedIds(Sequence[bytes]):
-    """Sorted keyed ids (:class:`accord.jobs.idsort.KeyedIds`) as the bytes sequence that a
-    proof reads: a bisect and two blocks, each id rebuilt from its key when read."""
+class _Ids(Sequence[bytes]):
+    """Sorted ids as the bytes sequence that a proof reads: a bisect and two blocks, so
+    each id is fetched when it is read."""
+
+    def _item(self, index: int) -> bytes:
+        raise NotImplementedError
+
+    def _span(self, start: int, stop: int) -> list[bytes]:
+        return [self._item(i) for i in range(start, stop)]
+
+    @overload
+    def __getitem__(self, index: int) -> bytes: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[bytes]: ...
+
+    def __getitem__(self, index: int | slice) -> bytes | Sequence[bytes]:
+        n = len(self)
+        if isinstance(index, slice):
+            start, stop, step = index.indices(n)
+            if step != 1:
+                return [self._item(i) for i in range(start, stop, step)]
+            return self._span(start, max(start, stop))
+        if not -n <= index < n:
+            raise IndexError(index)
+        return self._item(index % n)
+
+
+class _KeyedIds(_Ids):
+    """Keyed ids (:class:`accord.jobs.idsort.KeyedIds`), each rebuilt from its key."""
 
     def __init__(self, keyed: Any) -> None:
         self.keyed = keyed
@@ -674,26 +701,15 @@ class _KeyedIds(Sequence[bytes]):
     def __len__(self) -> int:
         return int(self.keyed.n)
 
-    @overload
-    def __getitem__(self, index: int) -> bytes: ...
+    def _item(self, index: int) -> bytes:
+        return bytes(self.keyed.rows(index, index + 1)[0])
 
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[bytes]: ...
-
-    def __getitem__(self, index: int | slice) -> bytes | Sequence[bytes]:
-        if isinstance(index, slice):
-            start, stop, step = index.indices(len(self))
-            if step != 1:
-                return [self[i] for i in range(start, stop, step)]
-            return [bytes(row) for row in self.keyed.rows(start, max(start, stop))]
-        if not -len(self) <= index < len(self):
-            raise IndexError(index)
-        at = index % len(self)
-        return bytes(self.keyed.rows(at, at + 1)[0])
+    def _span(self, start: int, stop: int) -> list[bytes]:
+        return [bytes(row) for row in self.keyed.rows(start, stop)]
 
 
-class _ArrowIds(Sequence[bytes]):
-    """Sorted ids of an Arrow array as the bytes sequence that a proof reads (a few items)."""
+class _ArrowIds(_Ids):
+    """The ids of a sorted Arrow array."""
 
     def __init__(self, array: Any) -> None:
         self.array = array
@@ -701,14 +717,6 @@ class _ArrowIds(Sequence[bytes]):
     def __len__(self) -> int:
         return len(self.array)
 
-    @overload
-    def __getitem__(self, index: int) -> bytes: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[bytes]: ...
-
-    def __getitem__(self, index: int | slice) -> bytes | Sequence[bytes]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
+    def _item(self, index: int) -> bytes:
         value = self.array[index].as_py()
         return value.encode() if isinstance(value, str) else bytes(value)
