@@ -142,15 +142,33 @@ def _packed_columns(
 
 
 def _pack_into(
-    key: np.ndarray,
+    out: np.ndarray,
     matrix: np.ndarray,
     row0: int,
     low: np.ndarray,
     columns: list[tuple[int, int]],
     end: int,
     index_bits: int,
+    kernels: Any = None,
 ) -> None:
-    """Write the packed keys of ``matrix``'s rows (numbered from ``row0``) into ``key``."""
+    """Write into ``out`` the packed keys of ``matrix``'s rows: their ``columns`` and, if
+    ``index_bits`` is not 0, their row numbers from ``row0`` in the low bits.
+
+    ``kernels`` (:mod:`accord.jobs.idsort_kernels`, loaded) packs in one compiled loop;
+    without it numpy packs a column at a time.
+    """
+    if kernels is not None:
+        kernels.pack(
+            matrix.reshape(-1),
+            matrix.shape[1],
+            low,
+            np.array([c for c, _ in columns], dtype=np.int64),
+            np.array([b for _, b in columns], dtype=np.int64),
+            index_bits,
+            row0,
+            out,
+        )
+        return
     first = columns[0][0] if columns else 0
     for start in range(0, len(matrix), _PACK_ROWS):
         # the packed columns of these rows, one contiguous line per column
@@ -159,9 +177,10 @@ def _pack_into(
         for column, bits in columns:
             part <<= np.uint64(bits)
             part |= lines[column - first] - low[column]
-        part <<= np.uint64(index_bits)
-        part |= np.arange(row0 + start, row0 + start + len(part), dtype=np.uint64)
-        key[row0 + start : row0 + start + len(part)] = part
+        if index_bits:
+            part <<= np.uint64(index_bits)
+            part |= np.arange(row0 + start, row0 + start + len(part), dtype=np.uint64)
+        out[start : start + len(part)] = part
 
 
 def _pack(matrix: np.ndarray, index_bits: int) -> tuple[np.ndarray, int]:
@@ -215,8 +234,6 @@ class SortedIds:
 
     def __init__(self, matrices: list[np.ndarray], threads: int = 1) -> None:
         self.width = matrices[0].shape[1]
-        self._kernel: tuple[Any, np.ndarray, np.ndarray] | None = None
-        self._tiled: np.ndarray | None = None
         sizes = [len(m) for m in matrices]
         self.n = sum(sizes)
         starts = np.cumsum([0, *sizes]).tolist()
@@ -227,39 +244,24 @@ class SortedIds:
         self._low = low
         self._columns, end = _packed_columns(low, high, self._index_bits)
         key = np.empty(self.n, dtype=np.uint64)
-
-        compiled = _use_compiled(self.n)
-        if compiled:
-            from accord.jobs import idsort_kernels as kernels
-
-            kernels.warm_up()
-            where = np.array([c for c, _ in self._columns], dtype=np.int64)
-            widths = np.array([b for _, b in self._columns], dtype=np.int64)
-            self._kernel = (kernels, where, widths)
+        self._kernels = _compiled_loops(self.n)
 
         def pack(i: int) -> None:
-            if compiled:
-                kernels.pack(
-                    matrices[i].reshape(-1),
-                    self.width,
-                    low,
-                    where,
-                    widths,
-                    self._index_bits,
-                    starts[i],
-                    key[starts[i] : starts[i + 1]],
-                )
-                return
-            _pack_into(key, matrices[i], starts[i], low, self._columns, end, self._index_bits)
+            out = key[starts[i] : starts[i + 1]]
+            bits = self._index_bits
+            _pack_into(out, matrices[i], starts[i], low, self._columns, end, bits, self._kernels)
 
         for _ in _mapped(threads, pack, range(len(matrices))):
             pass
         key.sort(kind=_sort_kind(key))
         self._key = key
         self._matrix: np.ndarray | None = None
+        self._tiled: np.ndarray | None = None
         if end < self.width:  # the rest of each id is needed: gather rows from one matrix
             self._matrix = matrices[0] if len(matrices) == 1 else np.concatenate(matrices)
             self._order_ties(end)
+        else:  # every varying column is in the key: ids are rebuilt from it
+            self._tiled = np.tile(low, _TILE_ROWS)
 
     @classmethod
     def of(cls, ids: pa.Array | pa.ChunkedArray, threads: int = 1) -> SortedIds | None:
@@ -294,12 +296,6 @@ class SortedIds:
         # np.lexsort sorts by its last key first: the run, then the bytes left to right
         key[where] = members[np.lexsort((*words, run))]
 
-    def _fill_low(self, out: np.ndarray) -> None:
-        """Every row of ``out`` set to the columns' minima (the constant columns' bytes)."""
-        if self._tiled is None:
-            self._tiled = np.tile(self._low, _TILE_ROWS)
-        _fill(out, self._tiled)
-
     def rows(self, start: int, stop: int) -> np.ndarray:
         """The ids at sorted positions ``[start, stop)`` as a C-contiguous uint8 matrix."""
         part = self._key[start:stop]
@@ -307,17 +303,10 @@ class SortedIds:
             order = (part & np.uint64((1 << self._index_bits) - 1)).view(np.int64)
             gathered: np.ndarray = np.take(self._matrix, order, axis=0)
             return gathered
-        # every varying column is in the key: rebuild the ids from its bits
-        if self._kernel is not None:
-            kernels, where, widths = self._kernel
-            rebuilt = np.empty((len(part), self.width), dtype=np.uint8)
-            self._fill_low(rebuilt)
-            kernels.rebuild(part, self._index_bits, self._low, where, widths, rebuilt)
-            return rebuilt
-        out = np.empty((len(part), self.width), dtype=np.uint8)
-        self._fill_low(out)
-        _rebuild_numpy(part >> np.uint64(self._index_bits), self._columns, out)
-        return out
+        assert self._tiled is not None
+        return _rebuilt(
+            part, self._index_bits, self._low, self._columns, self._tiled, self._kernels
+        )
 
 
 def _as_arrow(matrix: np.ndarray) -> pa.Array:
@@ -376,11 +365,9 @@ class KeyedIds:
         self.n, self.width = len(key), width
         self._low = low
         self._columns = columns
-        self._where = np.array([c for c, _ in columns], dtype=np.int64)
-        self._bits = np.array([b for _, b in columns], dtype=np.int64)
         self._key = key
         self._kernels = _compiled_loops(len(key))
-        self._tiled: np.ndarray | None = None
+        self._tiled = np.tile(low, _TILE_ROWS)
 
     @classmethod
     def from_chunks(
@@ -422,18 +409,7 @@ class KeyedIds:
             columns, end = _packed_columns(low, high, 0)
             if end < matrix.shape[1]:
                 raise _NotKeyed
-            out = key[starts[i] : starts[i + 1]]
-            if kernels is None:
-                _pack_fields_numpy(matrix, low, columns, out)
-                return low, high, columns
-            kernels.pack_fields(
-                matrix.reshape(-1),
-                matrix.shape[1],
-                low,
-                np.array([c for c, _ in columns], dtype=np.int64),
-                np.array([b for _, b in columns], dtype=np.int64),
-                out,
-            )
+            _pack_into(key[starts[i] : starts[i + 1]], matrix, 0, low, columns, end, 0, kernels)
             return low, high, columns
 
         chunks = [i for i in range(len(sizes)) if sizes[i]]
@@ -497,16 +473,9 @@ class KeyedIds:
 
     def rows(self, start: int, stop: int) -> np.ndarray:
         """The ids at sorted positions ``[start, stop)`` as a C-contiguous uint8 matrix."""
-        part = self._key[start:stop]
-        rebuilt = np.empty((len(part), self.width), dtype=np.uint8)
-        if self._tiled is None:
-            self._tiled = np.tile(self._low, _TILE_ROWS)
-        _fill(rebuilt, self._tiled)
-        if self._kernels is None:
-            _rebuild_numpy(part, self._columns, rebuilt)
-        else:
-            self._kernels.rebuild(part, 0, self._low, self._where, self._bits, rebuilt)
-        return rebuilt
+        return _rebuilt(
+            self._key[start:stop], 0, self._low, self._columns, self._tiled, self._kernels
+        )
 
 
 def _compiled_loops(n: int) -> Any:
@@ -519,29 +488,31 @@ def _compiled_loops(n: int) -> Any:
     return idsort_kernels
 
 
-def _pack_fields_numpy(
-    matrix: np.ndarray, low: np.ndarray, columns: list[tuple[int, int]], out: np.ndarray
-) -> None:
-    """``out[r]``: the packed columns of row ``r`` (what the compiled ``pack_fields`` does)."""
-    out[:] = 0
-    if not columns:
-        return
-    first, end = columns[0][0], columns[-1][0] + 1
-    for start in range(0, len(matrix), _PACK_ROWS):
-        lines = np.ascontiguousarray(matrix[start : start + _PACK_ROWS, first:end].T)
-        part = out[start : start + lines.shape[1]]
-        for column, bits in columns:
-            part <<= np.uint64(bits)
-            part |= lines[column - first] - low[column]
-
-
-def _rebuild_numpy(values: np.ndarray, columns: list[tuple[int, int]], out: np.ndarray) -> None:
-    """Add to ``out`` (filled with the minima) the packed columns of ``values``."""
+def _rebuilt(
+    key: np.ndarray,
+    index_bits: int,
+    low: np.ndarray,
+    columns: list[tuple[int, int]],
+    tiled: np.ndarray,
+    kernels: Any,
+) -> np.ndarray:
+    """The ids whose packed ``columns`` sit above ``index_bits`` in ``key`` (the other
+    columns are constant, their minimum), as a C-contiguous uint8 matrix; ``tiled`` is
+    ``low`` repeated (see :func:`_fill`), ``kernels`` as for :func:`_pack_into`."""
+    out = np.empty((len(key), len(low)), dtype=np.uint8)
+    _fill(out, tiled)
+    if kernels is not None:
+        where = np.array([c for c, _ in columns], dtype=np.int64)
+        widths = np.array([b for _, b in columns], dtype=np.int64)
+        kernels.rebuild(key, index_bits, low, where, widths, out)
+        return out
+    values = key >> np.uint64(index_bits)
     shift = 0
     for column, bits in reversed(columns):
         field = (values >> np.uint64(shift)) & np.uint64((1 << bits) - 1)
         out[:, column] += field.astype(np.uint8)
         shift += bits
+    return out
 
 
 def _fill(out: np.ndarray, tiled: np.ndarray) -> None:

@@ -10,8 +10,9 @@ are packed on several threads at once).
 
 Data flow::
 
-    ids of one width, one chunk (n * width bytes) ──► key[row0 + r] =
-        (byte[c1] - low[c1]) ‖ (byte[c2] - low[c2]) ‖ ... ‖ (row0 + r)   (bits[j] each)
+    ids of one width, one chunk (n * width bytes) ──► key[r] =
+        (byte[c1] - low[c1]) ‖ (byte[c2] - low[c2]) ‖ ... ‖ (row0 + r, if index_bits)
+    keys packed on one chunk's ranges ──► repack ──► keys on the ranges of all chunks
     sorted keys ──► out[r, c] = low[c] + field of key >> index_bits   (out prefilled with low)
 """
 
@@ -24,7 +25,7 @@ import numpy.typing as npt
 
 from accord.compiled import compile_kernel
 
-__all__ = ["is_warm", "pack", "pack_fields", "rebuild", "repack", "warm_up"]
+__all__ = ["is_warm", "pack", "rebuild", "repack", "warm_up"]
 
 U8 = npt.NDArray[np.uint8]
 U64 = npt.NDArray[np.uint64]
@@ -41,15 +42,24 @@ def _pack(
     row0: int,
     key: U64,
 ) -> None:
-    """``key[r] = packed columns of id r, then row0 + r`` for every id of ``data``."""
-    shift = np.uint64(index_bits)
+    """``key[r]`` = the packed columns of id ``r`` of ``data``, then, if ``index_bits`` is
+    not 0, its row number ``row0 + r`` in the low ``index_bits`` bits."""
+    m = len(columns)
+    lows = np.empty(m, dtype=np.uint64)
+    shifts = np.empty(m, dtype=np.uint64)
+    at = index_bits
+    for j in range(m - 1, -1, -1):  # the last column lands just above the row number
+        lows[j] = low[columns[j]]
+        shifts[j] = at
+        at += bits[j]
     for r in range(len(key)):
         base = r * width
         k = np.uint64(0)
-        for j in range(len(columns)):
-            c = columns[j]
-            k = (k << np.uint64(bits[j])) | np.uint64(data[base + c] - low[c])
-        key[r] = (k << shift) | np.uint64(row0 + r)
+        for j in range(m):  # fields do not overlap: adding is or-ing
+            k += (np.uint64(data[base + columns[j]]) - lows[j]) << shifts[j]
+        if index_bits:
+            k += np.uint64(row0 + r)
+        key[r] = k
 
 
 def _rebuild(key: U64, index_bits: int, low: U8, columns: I64, bits: I64, out: U8) -> None:
@@ -73,24 +83,6 @@ def _rebuild(key: U64, index_bits: int, low: U8, columns: I64, bits: I64, out: U
             flat[row + columns[j]] = np.uint8(bases[j] + ((k >> shifts[j]) & masks[j]))
 
 
-def _pack_fields(data: U8, width: int, low: U8, columns: I64, bits: I64, key: U64) -> None:
-    """``key[r] = packed columns of id r`` (no row number: the key is the id)."""
-    m = len(columns)
-    lows = np.empty(m, dtype=np.uint64)
-    shifts = np.empty(m, dtype=np.uint64)
-    at = 0
-    for j in range(m - 1, -1, -1):
-        lows[j] = low[columns[j]]
-        shifts[j] = at
-        at += bits[j]
-    for r in range(len(key)):
-        base = r * width
-        k = np.uint64(0)
-        for j in range(m):  # fields do not overlap: adding is or-ing
-            k += (np.uint64(data[base + columns[j]]) - lows[j]) << shifts[j]
-        key[r] = k
-
-
 def _repack(key: U64, shifts: I64, masks: U64, targets: I64, constant: np.uint64) -> None:
     """Move each packed field of ``key`` from ``shifts[j]`` to ``targets[j]`` and add
     ``constant``: keys packed on one chunk's column ranges onto all chunks' ranges."""
@@ -102,11 +94,10 @@ def _repack(key: U64, shifts: I64, masks: U64, targets: I64, constant: np.uint64
         key[r] = out
 
 
-_compiled = [compile_kernel(f) for f in (_pack, _rebuild, _pack_fields, _repack)]
+_compiled = [compile_kernel(f) for f in (_pack, _rebuild, _repack)]
 pack: Callable[[U8, int, U8, I64, I64, int, int, U64], None] = _compiled[0][0]
 rebuild: Callable[[U64, int, U8, I64, I64, U8], None] = _compiled[1][0]
-pack_fields: Callable[[U8, int, U8, I64, I64, U64], None] = _compiled[2][0]
-repack: Callable[[U64, I64, U64, I64, np.uint64], None] = _compiled[3][0]
+repack: Callable[[U64, I64, U64, I64, np.uint64], None] = _compiled[2][0]
 
 _warm = False
 
@@ -117,7 +108,7 @@ def is_warm() -> bool:
 
 
 def warm_up() -> None:
-    """Compile (or load from the cache) both kernels now, once per process."""
+    """Compile (or load from the cache) every kernel now, once per process."""
     global _warm
     if _warm:
         return
@@ -127,6 +118,6 @@ def warm_up() -> None:
     key = np.zeros(2, dtype=np.uint64)
     pack(data, 1, data[:1], columns, bits, 1, 0, key)
     rebuild(key, 1, data[:1], columns, bits, np.zeros((2, 1), dtype=np.uint8))
-    pack_fields(data, 1, data[:1], columns, bits, key)
+    pack(data, 1, data[:1], columns, bits, 0, 0, key)
     repack(key, columns, key[:1], columns, np.uint64(0))
     _warm = True

@@ -296,15 +296,15 @@ class DuckDBEngine:
         if int(size or 0) <= IN_MEMORY_SORT_BYTES:
             keyed = keyed_ids([part], threads)
             if keyed is not None:  # read and packed at once, the text of the ids not kept
-                t_read = t_sort = time.perf_counter()
+                t_read = time.perf_counter()
                 hash_rows(keyed, hasher, threads)
             else:
                 unsorted = _read_ids(con, part)
-                t_read = t_sort = time.perf_counter()  # sorting and hashing overlap now
+                t_read = time.perf_counter()  # sorting and hashing overlap
                 hash_sorted(unsorted, hasher, threads)
                 del unsorted
         else:
-            t_read = t_sort = time.perf_counter()
+            t_read = time.perf_counter()
             for batch in con.sql(f"{_ids_as_text(part)} ORDER BY id").to_arrow_reader(1 << 16):
                 hasher.add(batch.column(0))
         root = hasher.root()
@@ -316,7 +316,7 @@ class DuckDBEngine:
             {
                 "merkle": t_end - t0,
                 "merkle: read ids": t_read - t0,
-                "merkle: sort and hash": t_end - t_sort,
+                "merkle: sort and hash": t_end - t_read,
             },
         )
 
@@ -397,7 +397,7 @@ def removed_by_anti_joins(
     for node in top if isinstance(top, list) else [top]:
         walk(node)
     # a table seen twice (a plan split over several joins) is not a count to trust
-    return {g: n for name, g in tables.items() if seen.get(name) == 1 for n in [removed[g]]}
+    return {g: removed[g] for name, g in tables.items() if seen.get(name) == 1}
 
 
 def _warm_kernels(con: Any, spec: GateSpec) -> threading.Thread | None:
@@ -450,12 +450,12 @@ def keyed_ids(files: Sequence[Path], threads: int) -> KeyedIds | None:
 
 
 def _read_ids(con: Any, part: Path) -> pa.ChunkedArray:
-    """The written ``item_id`` column as strings.
+    """The written ``item_id`` column as strings, whole (ids that :func:`keyed_ids` could
+    not key).
 
-    String ids are read by pyarrow on this thread (about 60 % of the CPU that
-    DuckDB's read and conversion to Arrow take, and one core, so the count keeps
-    the other); ids of other types are cast to text by DuckDB, as the count and
-    the Spark engine see them."""
+    String ids are read by pyarrow (about 60 % of the CPU that DuckDB's read and
+    conversion to Arrow take); ids of other types are cast to text by DuckDB, as the
+    count and the Spark engine see them."""
     field = pq.read_schema(part).field("item_id")
     if field.type in (pa.string(), pa.large_string()):
         return pq.read_table(part, columns=["item_id"], use_threads=False).column(0)
