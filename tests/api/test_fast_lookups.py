@@ -1,4 +1,4 @@
-"""The plain forms of GET /m/lookup and /m/raw_lookup, served ahead of FastAPI's routes,
+"""The plain forms of GET /m/lookup and /m/raw_lookup, answered before Starlette's stack,
 answer exactly as the FastAPI routes do: same bodies, statuses, errors and headers."""
 
 from __future__ import annotations
@@ -7,7 +7,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from accord.api.app import create_app
-from accord.api.fast import _PlainLookupRoute
 
 PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
 NEAR = f"{int(PDQ, 16) ^ 0b1011:064x}"
@@ -16,12 +15,9 @@ FAR = f"{int(PDQ, 16) ^ ((1 << 64) - 1):064x}"
 
 @pytest.fixture
 def clients(accord, api_keys):
-    """A client of the app as served, and one of the same app without the fast routes."""
+    """A client of the app as served, and one of the same app without the fast path."""
     fast_app = create_app(accord, start_matcher=False)
-    slow_app = create_app(accord, start_matcher=False)
-    slow_app.router.routes[:] = [
-        r for r in slow_app.router.routes if not isinstance(r, _PlainLookupRoute)
-    ]
+    slow_app = create_app(accord, start_matcher=False, fast_lookups=False)
     accord.banks.create_bank("TEST_BANK", actor="t")
     accord.banks.create_bank("OTHER_BANK", actor="t")
     from accord.matching.service import ContentInput
@@ -114,3 +110,20 @@ def test_openapi_still_documents_the_lookup_parameters(clients):
     spec = fast.get("/openapi.json").json()
     names = {p["name"] for p in spec["paths"]["/m/lookup"]["get"]["parameters"]}
     assert {"signal", "signal_type", "url", "banks", "bypass_coinflip"} <= names
+
+
+def test_plain_lookups_never_reach_the_router(accord, api_keys):
+    app = create_app(accord, start_matcher=False)
+    accord.banks.create_bank("TEST_BANK", actor="t")
+    from accord.matching.service import ContentInput
+
+    accord.banks.add_content("TEST_BANK", ContentInput({"pdq": PDQ}), source="s", actor="t")
+    app.router.routes[:] = []  # nothing left for Starlette to route to
+    headers = {"Authorization": f"Bearer {api_keys['curator']}"}
+    with TestClient(app) as client:
+        plain = client.get(f"/m/lookup?signal={NEAR}&signal_type=pdq", headers=headers)
+        assert plain.status_code == 200
+        assert [m["distance"] for m in plain.json()["TEST_BANK"]] == ["3"]
+        assert plain.headers["content-type"] == "application/json"
+        assert client.get(f"/m/lookup?signal={NEAR}", headers=headers).status_code == 404
+        assert client.get(f"/m/lookup?signal={NEAR}&signal_type=pdq").status_code == 404

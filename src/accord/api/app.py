@@ -19,8 +19,13 @@ from accord.runtime import Accord
 __all__ = ["create_app"]
 
 
-def create_app(accord: Accord | None = None, *, start_matcher: bool = True) -> FastAPI:
-    """The HTTP service of one accord home."""
+def create_app(
+    accord: Accord | None = None, *, start_matcher: bool = True, fast_lookups: bool = True
+) -> FastAPI:
+    """The HTTP service of one accord home.
+
+    ``fast_lookups``: answer the plain forms of ``GET /m/lookup`` and ``/m/raw_lookup``
+    before Starlette's stack (:mod:`accord.api.fast`); the answers are the same."""
     accord = accord or Accord()
 
     @asynccontextmanager
@@ -43,13 +48,16 @@ def create_app(accord: Accord | None = None, *, start_matcher: bool = True) -> F
                 issuer.stop()
             accord.close()
 
-    app = FastAPI(
+    from accord.api.fast import ServiceApp
+
+    app = ServiceApp(
         title="accord",
         version=__version__,
         summary="Hash matching, moderation, data rights and a verifiable ledger.",
         lifespan=lifespan,
     )
     app.state.accord = accord
+    app.fast_lookups = fast_lookups
     install_error_handlers(app)
 
     from accord.api.routers import banks, exchange, hma, ledger, moderation, reports, rights, status
@@ -62,7 +70,4 @@ def create_app(accord: Accord | None = None, *, start_matcher: bool = True) -> F
     app.include_router(moderation.router, prefix="/v1")
     app.include_router(ledger.router, prefix="/v1")
     app.include_router(reports.router, prefix="/v1")
-    from accord.api.fast import install_fast_lookups
-
-    install_fast_lookups(app)  # GET /m/lookup, /m/raw_lookup without per-request DI
     return app

@@ -54,7 +54,7 @@ from dataclasses import dataclass
 from functools import cache
 from itertools import combinations
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -302,13 +302,42 @@ def _unique(values: I64Array) -> I64Array:
     return ordered[keep]
 
 
+class _Plan(NamedTuple):
+    """What the compiled search needs besides a segment's arrays: a function of the
+    segment's layout, bit order and the threshold only, so a segment keeps one per
+    threshold instead of working it out again on every lookup (about 15 us of Python)."""
+
+    positions: I64Array
+    chunk_masks: U64Array
+    masks: U32Array
+    radii: I64Array
+    counts: I64Array
+
+
+def _plan(layout: _Layout, bit_order: npt.NDArray[np.int16], threshold: int) -> _Plan | None:
+    """The search plan of ``layout`` at ``threshold``; None when probing would cost more
+    than a scan (:data:`MAX_PROBES`)."""
+    if _total_probes(layout, threshold) > MAX_PROBES:
+        return None
+    positions, chunk_masks = _bit_positions(layout, bit_order)
+    radii = _radii(layout.chunks, threshold)
+    return _Plan(
+        positions,
+        chunk_masks,
+        # masks are ordered by bit count, so a chunk of radius r takes the first ones
+        _masks(layout.width, max(radii)),
+        np.asarray(radii, dtype=np.int64),
+        np.asarray([_probe_count(layout.width, r) for r in radii], dtype=np.int64),
+    )
+
+
 # --- segments: immutable MIH structures with tombstones --------------------------------
 
 
 class _Segment:
     """Rows sorted by id, their hashes, and per chunk a bucket table; rows die by tombstone."""
 
-    __slots__ = ("alive", "bit_order", "dead", "ids", "layout", "offsets", "perm", "words")
+    __slots__ = ("alive", "bit_order", "dead", "ids", "layout", "offsets", "perm", "plans", "words")
 
     def __init__(
         self,
@@ -328,6 +357,7 @@ class _Segment:
         self.bit_order = bit_order
         self.alive = alive if alive is not None else np.ones(len(ids), dtype=np.bool_)
         self.dead = int(len(ids) - np.count_nonzero(self.alive))
+        self.plans: dict[int, _Plan | None] = {}
 
     @classmethod
     def build(cls, ids: I64Array, hashes: U8Array, threshold: int) -> _Segment:
@@ -411,29 +441,27 @@ class _Segment:
         (``(q, 4)`` uint64), each row once per query."""
         if len(self.ids) == 0:
             return
-        if _total_probes(self.layout, threshold) > MAX_PROBES:
+        if threshold not in self.plans:
+            self.plans[threshold] = _plan(self.layout, self.bit_order, threshold)
+        plan = self.plans[threshold]
+        if plan is None:
             out.scan(queries, self.words, self.alive, self.ids, threshold)
             return
-        positions, chunk_masks = _bit_positions(self.layout, self.bit_order)
-        radii = _radii(self.layout.chunks, threshold)
-        # masks are ordered by bit count, so a chunk of radius r takes the first ones
-        masks = _masks(self.layout.width, max(radii))
-        counts = np.asarray([_probe_count(self.layout.width, r) for r in radii], dtype=np.int64)
         done = 0
         while done < len(queries):
             out.count, done = pdq_kernels.search(
                 queries,
-                positions,
-                chunk_masks,
-                masks,
+                plan.positions,
+                plan.chunk_masks,
+                plan.masks,
                 self.offsets,
                 self.perm,
                 self.words,
                 self.alive,
                 self.ids,
                 threshold,
-                np.asarray(radii, dtype=np.int64),
-                counts,
+                plan.radii,
+                plan.counts,
                 out.query,
                 out.id,
                 out.distance,
@@ -500,6 +528,12 @@ class _Hits:
         results: list[list[IndexHit]] = [[] for _ in range(queries)]
         if self.count == 0:
             return results
+        if queries == 1:  # one lookup (the service's): no query numbers to sort by
+            ids, dist = self.id[: self.count], self.distance[: self.count]
+            if self.count > 1:
+                order = np.lexsort((ids, dist))
+                ids, dist = ids[order], dist[order]
+            return [list(map(IndexHit, ids.tolist(), dist.tolist()))]
         qnum, ids, dist = (
             self.query[: self.count],
             self.id[: self.count],
