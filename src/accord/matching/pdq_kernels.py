@@ -209,8 +209,7 @@ def _search(
     for i in range(first_query, queries.shape[0]):
         q0, q1, q2, q3 = queries[i, 0], queries[i, 1], queries[i, 2], queries[i, 3]
         before = count
-        # pass 1: bucket bounds of every probe of every chunk
-        total = 0
+        # pass 1: the buckets every chunk probes, their bounds asked for all at once
         for c in range(chunks):
             key = np.int64(0)
             for j in range(width):
@@ -219,11 +218,18 @@ def _search(
                 key |= np.int64(bit) << j
             for m in range(counts[c]):
                 probe = key ^ np.int64(masks[m])
+                _prefetch(offsets, c, probe)
+                starts[c * probes + m] = probe
+        # then their bounds (asking for each bucket's first row numbers meanwhile)
+        total = 0
+        for c in range(chunks):
+            for m in range(c * probes, c * probes + counts[c]):
+                probe = starts[m]
                 lo = offsets[c, probe]
                 hi = offsets[c, probe + 1]
                 _prefetch(perm, c, min(lo, last_slot))
-                starts[c * probes + m] = lo
-                ends[c * probes + m] = hi
+                starts[m] = lo
+                ends[m] = hi
                 total += hi - lo
         if total > rows.shape[0]:
             rows = np.empty(2 * total, dtype=np.int64)
