@@ -83,6 +83,11 @@ SNAPSHOT_VERSION: Final = 1
 BUFFER_ROWS: Final = 4096
 RECENT_MIN_ROWS: Final = 262144
 DEAD_FRACTION: Final = 0.25
+# A segment grows by appends while its layout costs at most this many times the best
+# layout for its new size, and is rebuilt beyond. At 2 (sessions 3-5) a bank bulk-loaded
+# to 10M through the service kept the 12 x 21 bits chosen at 3M (1.65x the work of
+# 11 x 23 a lookup); at 1.5 it is rebuilt at 2.4M and 9.8M and ends at 11 x 23.
+APPEND_COST_MAX: Final = 1.5
 # A segment's arrays may hold at most this many bytes a row: hash 32, id 8, alive 1,
 # 4 a chunk of row numbers, and the offset tables (at least 4 MiB of tables is always
 # allowed, for small segments). 123 leaves the process's own few bytes a hash (numba,
@@ -383,12 +388,15 @@ class _Segment:
 
     def can_append(self, ids: I64Array, threshold: int) -> bool:
         """Whether :meth:`appended` applies: new ids above every id here, and this
-        segment's layout still within twice the cost of the best one for the new size."""
+        segment's layout still within :data:`APPEND_COST_MAX` times the cost of the best
+        one for the new size."""
         if len(self.ids) == 0 or len(ids) == 0 or int(ids.min()) <= int(self.ids[-1]):
             return False
         rows = len(self.ids) + len(ids)
         best = _choose_layout(rows, threshold)
-        return _layout_cost(self.layout, rows, threshold) <= 2 * _layout_cost(best, rows, threshold)
+        return _layout_cost(self.layout, rows, threshold) <= APPEND_COST_MAX * _layout_cost(
+            best, rows, threshold
+        )
 
     def appended(self, ids: I64Array, hashes: U8Array) -> _Segment:
         """This segment plus rows whose ids are all above its own, without a rebuild.
