@@ -297,6 +297,12 @@ def main() -> None:
     server_a = start_server(home, port_a, env)
     base = f"http://127.0.0.1:{port_a}"
     rows: list[tuple[str, str, str, str, str, str]] = []
+
+    def note(row: tuple[str, str, str, str, str, str]) -> None:
+        """Keep a row for the table, and show it at once (a 10M run takes many minutes)."""
+        rows.append(row)
+        print("  " + " | ".join(part for part in row if part), flush=True)
+
     try:
         httpx.post(f"{base}/v1/banks", json={"name": "BENCH"}, headers=headers).raise_for_status()
         hashes = random_hashes(args.banked, rng)
@@ -313,7 +319,7 @@ def main() -> None:
                 posted, cpu_spent = posted + seconds, cpu_spent + spent
             else:
                 part, seconds, spent = hashes, posted, cpu_spent
-            rows.append(
+            note(
                 (
                     f"bulk banking, {form}",
                     "1",
@@ -390,7 +396,7 @@ def main() -> None:
         for clients in () if args.bulk_only else (1, 4, 16):
             base_rate, _, _, _, base_cpu = cpu_ms(run_status, clients, args.seconds / 2)
             rate, p50, p99, errors, cpu = cpu_ms(run_lookup, clients, args.seconds)
-            rows.append(
+            note(
                 (
                     "hash lookup",
                     str(clients),
@@ -407,7 +413,7 @@ def main() -> None:
             upload_path = path
             for clients in () if args.bulk_only else (1, 4, 16):
                 rate, p50, p99, errors, cpu = cpu_ms(run_upload, clients, args.seconds)
-                rows.append(
+                note(
                     (
                         label,
                         str(clients),
@@ -438,7 +444,7 @@ def main() -> None:
                         break
                     time.sleep(0.01)
                 waits.append(time.perf_counter() - t0)
-            rows.append(
+            note(
                 (
                     "add-to-matchable (2nd process)",
                     "1",
