@@ -473,8 +473,11 @@ class Matcher:
 
     @property
     def bank_view_count(self) -> int:
-        """Banked items whose bank-side views (rotate-crops) are indexed."""
+        """Banked items whose bank-side views (rotate-crops) are indexed (changes made in
+        this process included)."""
         self.ensure_loaded()
+        if self._dirty:
+            self.catch_up()
         return len(self._bank_views)
 
     def lookup_bank_views(
