@@ -25,6 +25,12 @@ view). :func:`robust_views` is the function the matcher calls; :func:`best_match
 is the reference matching rule (minimum Hamming distance over views) and
 :data:`ROBUST_THRESHOLD` the distance to match at (31, as plain PDQ: the
 benchmark's tuned threshold depends on the bank size, see docs/robustness.md).
+
+The bank side, for images banked from their media only: :func:`bank_rotations`
+hashes the banked image's own rotate-crops (turned 1.5-5.5 degrees either way,
+cropped to the largest upright rectangle: what no query view can undo), which are
+stored beside the item's keypoints and looked up with the query's views
+(:mod:`accord.matching.bank_view_index`); they are never exported.
 """
 
 from __future__ import annotations
