@@ -51,6 +51,7 @@ import pdqhash
 from PIL import Image
 
 from accord.matching import keypoints, robust, transforms
+from accord.matching.bank_view_index import BankViewIndex
 from accord.matching.keypoint_index import KeypointIndex
 
 CACHE = Path(__file__).resolve().parent / ".cache"
@@ -328,6 +329,15 @@ def main() -> None:
     per_tile = len(rotations[0])
     rot_bank = np.stack([robust.hex_to_bits(h) for views in rotations for _, h in views])
     rot_owner = np.repeat(np.arange(len(banked)), per_tile)
+    # the service's structure for the step (an exact index, as the matcher keeps)
+    rot_index = BankViewIndex()
+    rot_index.add(
+        list(range(len(banked))),
+        [
+            keypoints.pack(keypoints.unpack(p), rotations=r)
+            for p, r in zip(packed, rotations, strict=True)
+        ],
+    )
     rot_tail = Method("bank views")
     rot_nearest_unrelated: list[int] = []
     kp_outcomes: list[KpOutcome] = []
@@ -381,10 +391,14 @@ def main() -> None:
             by_bank, bank_correct = False, False
             s = time.perf_counter()
             if not by_views:  # the bank-side views (a rotate-crop of a banked tile)
-                hit = robust.best_match(views, rot_bank, threshold=robust.BANK_VIEW_THRESHOLD)
-                if hit is not None:
+                answers = rot_index.query_many(
+                    [v.pdq_hex for v in views], robust.BANK_VIEW_THRESHOLD
+                )
+                found = [h for hits in answers for h in hits]
+                if found:
+                    nearest_hit = min(found, key=lambda h: (h.distance, h.id))
                     by_bank = True
-                    bank_correct = positive and int(rot_owner[hit.row]) == idx
+                    bank_correct = positive and nearest_hit.id == idx
             bank_seconds = time.perf_counter() - s
             # untimed: how near the query's views came to other tiles' bank-side views
             others = rot_owner != (idx if positive else -1)
