@@ -316,3 +316,25 @@ def test_second_process_follows_bank_view_adds_and_removes(store, tmp_path) -> N
         within(5, ask, [], "still matched 5 s after removal")
         stdin.close()
         proc.wait(timeout=10)
+
+
+def test_bank_views_follow_bank_rules(accord) -> None:
+    """A bank's own lower PDQ threshold holds for its bank-side views, and the same
+    picture banked as known-safe (a negative bank) silences the positive match."""
+    original = jpeg_bytes(bokeh(BANKED))
+    query, _ = rotate_cropped(Image.open(io.BytesIO(original)).convert("RGB"), 1)
+    accord.banks.create_bank("STRICT", thresholds={"pdq": 2}, actor="t")
+    hashed, points = accord.lookups.hash_to_bank("photo", original)
+    accord.banks.add_hashed("STRICT", hashed, source="s", actor="t", keypoints=points)
+    assert not accord.lookups.match_content("photo", query).matched
+
+    accord.banks.create_bank("TVEC", actor="t")
+    content_id = _bank_from_media(accord, original)
+    [match] = accord.lookups.match_content("photo", query).results["pdq"].matches
+    assert match.content_id == content_id
+
+    accord.banks.create_bank("SAFE", kind="negative", actor="t")
+    accord.banks.add_hashed("SAFE", hashed, source="s", actor="t", keypoints=points)
+    result = accord.lookups.match_content("photo", query).results["pdq"]
+    assert result.matches == []
+    assert [m.bank for m in result.suppressed_by] == ["SAFE"]
