@@ -86,7 +86,9 @@ class LookupService:
     ) -> LookupResult:
         """Robust PDQ matching: look up every view of the image (the plain PDQ first, then
         orientations, trimmed borders, the salient frame, the unrotated image) against
-        the plain PDQ banks and keep, per banked item, the nearest view."""
+        the plain PDQ banks and keep, per banked item, the nearest view; when none
+        matched, the same views against the bank-side views (rotate-crops) of items
+        banked from their media."""
         best: dict[tuple[str, int], Match] = {}
         suppressed: dict[tuple[str, int], Match] = {}
         known = (plain.value, plain.quality) if plain.quality is not None else None
