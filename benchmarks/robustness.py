@@ -26,6 +26,13 @@ RANSAC; banked as a non-exchanged side signal). It matches when at least
 ``MIN_INLIERS`` keypoints agree; the run also reports the smallest inlier count
 that holds 99.9% precision, and the largest count any unrelated query reached.
 Its cost is reported for all queries and for unbanked (non-matching) ones alone.
+
+Between the views and the keypoints, ``accord+kp`` asks the **bank-side views**:
+each banked tile's rotate-crops at 18 angles (``robust.bank_rotations``, hashed
+when it is banked, kept beside its keypoints), against every view of the query at
+``BANK_VIEW_THRESHOLD``; a hit skips the keypoint step. The same run also reports
+the pipeline without them (``before``: views, then keypoints), and how close the
+query views came to *other* tiles' bank-side views (the precision margin).
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ import hashlib
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import faiss
@@ -44,6 +51,7 @@ import pdqhash
 from PIL import Image
 
 from accord.matching import keypoints, robust, transforms
+from accord.matching.bank_view_index import BankViewIndex
 from accord.matching.keypoint_index import KeypointIndex
 
 CACHE = Path(__file__).resolve().parent / ".cache"
@@ -216,12 +224,21 @@ class KpOutcome:
     # the most inliers any candidate other than the query's own tile reached (the
     # precision margin; 0 when not asked)
     other_inliers: int = 0
+    by_bank: bool = False  # no view matched, a bank-side view did (keypoints then skipped)
+    bank_correct: bool = False
+    use_bank: bool = True  # count the bank-side views (False: the pipeline before them)
 
     def matched(self, min_inliers: int) -> bool:
-        return self.by_views or self.inliers >= min_inliers
+        if self.by_views or (self.use_bank and self.by_bank):
+            return True
+        return self.inliers >= min_inliers
 
     def correct(self, min_inliers: int) -> bool:
-        return self.views_correct if self.by_views else self.kp_correct
+        if self.by_views:
+            return self.views_correct
+        if self.use_bank and self.by_bank:
+            return self.bank_correct
+        return self.kp_correct
 
 
 def kp_threshold(outcomes: list[KpOutcome], target: float) -> int:
@@ -306,11 +323,31 @@ def main() -> None:
     points.add(list(range(len(banked))), packed)
     banked_sides = [(f, f.mirror or f) for f in map(keypoints.unpack, packed)]
     kp_bytes = sum(len(p) for p in packed) / len(packed)
+    s = time.perf_counter()
+    rotations = [robust.bank_rotations(t) for t in banked]
+    bank_views_ms = (time.perf_counter() - s) / len(banked) * 1000
+    per_tile = len(rotations[0])
+    rot_bank = np.stack([robust.hex_to_bits(h) for views in rotations for _, h in views])
+    rot_owner = np.repeat(np.arange(len(banked)), per_tile)
+    # the service's structure for the step (an exact index, as the matcher keeps)
+    rot_index = BankViewIndex()
+    rot_index.add(
+        list(range(len(banked))),
+        [
+            keypoints.pack(keypoints.unpack(p), rotations=r)
+            for p, r in zip(packed, rotations, strict=True)
+        ],
+    )
+    rot_tail = Method("bank views")
+    rot_nearest_unrelated: list[int] = []
     kp_outcomes: list[KpOutcome] = []
     kp_seconds = 0.0
     kp_seconds_unbanked = 0.0
+    before_seconds = 0.0
+    before_seconds_unbanked = 0.0
     plain_seconds_unbanked = 0.0
     kp_asked = 0
+    kp_asked_before = 0
 
     plain = Method("plain PDQ")
     accord = Method("accord views")
@@ -351,15 +388,37 @@ def main() -> None:
             count_tail(accord, views, bank, idx if positive else -1)
 
             by_views = m.distance <= robust.ROBUST_THRESHOLD
+            by_bank, bank_correct = False, False
+            s = time.perf_counter()
+            if not by_views:  # the bank-side views (a rotate-crop of a banked tile)
+                answers = rot_index.query_many(
+                    [v.pdq_hex for v in views], robust.BANK_VIEW_THRESHOLD
+                )
+                found = [h for hits in answers for h in hits]
+                if found:
+                    nearest_hit = min(found, key=lambda h: (h.distance, h.id))
+                    by_bank = True
+                    bank_correct = positive and nearest_hit.id == idx
+            bank_seconds = time.perf_counter() - s
+            # untimed: how near the query's views came to other tiles' bank-side views
+            others = rot_owner != (idx if positive else -1)
+            count_tail(rot_tail, views, rot_bank[others], -1)
+            near = robust.best_match(views, rot_bank[others])
+            rot_nearest_unrelated.append(near.distance if near is not None else 256)
             inliers, kp_correct = 0, False
             s = time.perf_counter()
             if not by_views:
-                kp_asked += 1
+                kp_asked_before += 1
+                kp_asked += not by_bank
                 features = keypoints.extract_query(arr)
                 hits = points.query(features, 1)
                 if hits:
                     inliers, kp_correct = hits[0].inliers, positive and hits[0].id == idx
-            spent = views_seconds + time.perf_counter() - s
+            kp_spent = time.perf_counter() - s
+            spent = views_seconds + bank_seconds + (0.0 if by_bank else kp_spent)
+            before_seconds += views_seconds + kp_spent
+            if not positive:
+                before_seconds_unbanked += views_seconds + kp_spent
             other = 0
             if not by_views:  # not timed: the margin over every unrelated candidate
                 for cid, side in points.candidates(features):
@@ -371,7 +430,7 @@ def main() -> None:
                 kp_seconds_unbanked += spent
             kp_outcomes.append(
                 KpOutcome(family, positive, by_views, positive and m.row == idx, inliers,
-                          kp_correct, other)
+                          kp_correct, other, by_bank, bank_correct)
             )  # fmt: skip
 
     queries = len(plain.outcomes)
@@ -421,6 +480,11 @@ def main() -> None:
     report_keypoints(
         kp_outcomes, plain, kp_seconds, kp_seconds_unbanked, plain_seconds_unbanked, kp_asked,
         kp_bytes, bank_kp_ms,
+    )  # fmt: skip
+    report_bank_views(
+        kp_outcomes, plain, rot_tail, rot_nearest_unrelated, (before_seconds,
+        before_seconds_unbanked, plain_seconds_unbanked), kp_asked_before, per_tile,
+        bank_views_ms,
     )  # fmt: skip
 
 
@@ -477,6 +541,50 @@ def report_keypoints(
     print(f"{'ratio':>12}  {ms_k / ms_p:>8.2f}x  {ms_ku / ms_pu:>8.2f}x")
     print(f"keypoints asked on {asked / queries * 100:.1f}% of queries; {kp_bytes:.0f} bytes "
           f"of keypoints per banked tile, {bank_ms:.1f} ms to extract")  # fmt: skip
+
+
+def report_bank_views(
+    outcomes: list[KpOutcome],
+    plain: Method,
+    tail: Method,
+    nearest: list[int],
+    before: tuple[float, float, float],
+    asked_before: int,
+    per_tile: int,
+    bank_ms: float,
+) -> None:
+    """What the bank-side views add: ``accord+kp`` with and without them, same run."""
+    shipped = keypoints.MIN_INLIERS
+    without = [replace(o, use_bank=False) for o in outcomes]
+    print()
+    print(f"bank-side views: {per_tile} rotate-crops per banked tile ({bank_ms:.1f} ms to "
+          f"hash them), asked with every query view at {robust.BANK_VIEW_THRESHOLD} when no "
+          f"view matched")  # fmt: skip
+    cols = (("family", 12), ("before", 9), ("+bank", 9), ("by bank", 9))
+    print("  ".join(f"{c:>{w}}" for c, w in cols) + "   (recall %, kp >= " + f"{shipped})")
+    for fam in [*transforms.FAMILIES, None]:
+        pos = [o for o in outcomes if o.positive and (fam is None or o.family == fam)]
+        by_bank = sum(o.by_bank and o.bank_correct and not o.by_views for o in pos)
+        vals = (kp_recall(without, shipped, fam) * 100, kp_recall(outcomes, shipped, fam) * 100)
+        print(f"{fam or 'overall':>12}  {vals[0]:>9.1f}  {vals[1]:>9.1f}  {by_bank:>9}")
+    print(f"{'precision':>12}  {kp_precision(without, shipped) * 100:>9.2f}"
+          f"  {kp_precision(outcomes, shipped) * 100:>9.2f}")  # fmt: skip
+    wrong = sum(o.by_bank and not o.by_views and not o.bank_correct for o in outcomes)
+    print(f"bank-side view matches that were wrong: {wrong}")
+    print(f"nearest unrelated (query view, bank-side view) pair per query: smallest "
+          f"{sorted(nearest)[:8]}")  # fmt: skip
+    rates = ", ".join(
+        f"<={t}: {tail.near_pairs.get(t, 0) / max(1, tail.pairs) * 1e6:.3f}" for t in TAIL
+    )
+    print(f"unrelated pairs within a distance, per million ({tail.pairs:,} pairs): {rates}")
+    queries = len(outcomes)
+    unbanked = sum(not o.positive for o in outcomes)
+    seconds, seconds_unbanked, plain_unbanked = before
+    ms_p, ms_pu = plain.seconds / queries * 1000, plain_unbanked / unbanked * 1000
+    ms_b, ms_bu = seconds / queries * 1000, seconds_unbanked / unbanked * 1000
+    print(f"before (no bank-side views): {ms_b:.2f} ms ({ms_b / ms_p:.2f}x) all, "
+          f"{ms_bu:.2f} ms ({ms_bu / ms_pu:.2f}x) unbanked; keypoints asked on "
+          f"{asked_before / queries * 100:.1f}% of queries")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -4,8 +4,10 @@ Run: ``.venv/bin/python benchmarks/robustness_misses.py [--families rotate_crop,
 
 Same tiles, bank and transforms as ``benchmarks/robustness.py`` (its loader and
 cache; seed 7). For every banked tile whose transformed copy neither a PDQ view
-(at ``ROBUST_THRESHOLD``) nor the keypoint step (``MIN_INLIERS``) matches, it
-reports the stage that lost it:
+(at ``ROBUST_THRESHOLD``), nor a bank-side view (the banked tiles' rotate-crops, at
+``BANK_VIEW_THRESHOLD``), nor the keypoint step (``MIN_INLIERS``) matches, it
+reports the stage that lost it, and the query's distance to its tile's nearest
+bank-side view:
 
 * ``no corners``: the query or the banked tile has fewer than 50 keypoints;
 * ``not retrieved``: the right tile is not among the verified candidates (its
@@ -59,6 +61,11 @@ def main() -> None:
     features = [keypoints.extract(np.asarray(t), mirror=True) for t in banked]
     points = KeypointIndex()
     points.add(list(range(half)), [keypoints.pack(f) for f in features])
+    turned = [
+        np.stack([robust.hex_to_bits(h) for _, h in robust.bank_rotations(t)]) for t in banked
+    ]
+    rot_bank = np.concatenate(turned)
+    rot_owner = np.repeat(np.arange(half), len(turned[0]))
     causes: Counter[tuple[str, str]] = Counter()
     for family in families:
         fi = transforms.FAMILIES.index(family)
@@ -67,9 +74,15 @@ def main() -> None:
                 family, tiles[idx], np.random.default_rng([args.seed, idx, fi])
             )
             arr = np.asarray(query)
-            m = robust.best_match(robust.robust_views(arr), bank)
+            views = robust.robust_views(arr)
+            m = robust.best_match(views, bank)
             if m is not None and m.distance <= robust.ROBUST_THRESHOLD and m.row == idx:
                 continue
+            r = robust.best_match(views, rot_bank, threshold=robust.BANK_VIEW_THRESHOLD)
+            if r is not None and rot_owner[r.row] == idx:
+                continue
+            own_turned = robust.best_match(views, turned[idx])
+            turned_distance = own_turned.distance if own_turned is not None else 256
             q = keypoints.extract_query(arr)
             hits = points.query(q, keypoints.MIN_INLIERS)
             if hits and hits[0].id == idx:
@@ -93,7 +106,8 @@ def main() -> None:
             rank = ids.index(idx) if idx in ids else -1
             print(f"{family:>11} tile {idx:3d} {cause:>13}: query {len(q):3d} keypoints, "
                   f"banked {len(own):3d}; candidate rank {rank:2d}; {pairs:3d} pairs, "
-                  f"{inliers:2d} inliers against it; {desc}")  # fmt: skip
+                  f"{inliers:2d} inliers against it; bank-side view at {turned_distance}; "
+                  f"{desc}")  # fmt: skip
     print()
     for family in families:
         tally = {c: n for (f, c), n in causes.items() if f == family}

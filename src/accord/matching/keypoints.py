@@ -11,7 +11,9 @@ Data flow::
 
     banked RGB pixels --extract(mirror=True)--> Features (x, y; 32-byte descriptors),
         and the same for the image mirrored left to right (ORB is not mirror-invariant)
-        --pack()--> bytes (stored beside the banked item, never exchanged)
+        --pack()--> bytes (stored beside the banked item, never exchanged); with the
+        item's bank-side rotate-crop hashes (accord.matching.robust.bank_rotations)
+        appended, format ORB3 (--unpack_rotations()--> (angle, PDQ hex) pairs)
     query RGB pixels --extract_query()--> Features (500 spread keypoints, plus up to
         250 "fill" keypoints from the grid cells that text beside a smooth picture
         left empty)
@@ -27,6 +29,7 @@ nothing.
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +49,7 @@ __all__ = [
     "extract_query",
     "pack",
     "unpack",
+    "unpack_rotations",
     "verify",
 ]
 
@@ -68,6 +72,10 @@ REPROJECTION = 6.0
 
 _MAGIC = b"ORB1"
 _MAGIC_MIRRORED = b"ORB2"  # ORB1's layout, then the mirror side's count and block
+# ORB2's layout (a mirror count of 0 when there is no mirror side), then the bank-side
+# rotate-crop hashes: a count, and per hash its angle (int16, 1/100 degree) and 32 bytes
+_MAGIC_ROTATIONS = b"ORB3"
+_ROTATION = struct.Struct("<h32s")
 _HEADER = struct.Struct("<4sHHH")  # magic, count, width, height (working scale)
 _COUNT = struct.Struct("<H")
 _XY_SCALE = 8.0  # coordinates stored as uint16 in 1/8 pixel
@@ -233,22 +241,29 @@ def _block(features: Features) -> bytes:
     return bytes(xy.tobytes()) + bytes(desc.tobytes())
 
 
-def pack(features: Features) -> bytes:
+def pack(features: Features, rotations: Sequence[tuple[float, str]] = ()) -> bytes:
     """Plain little-endian bytes: header, n x (uint16 x, uint16 y), n x 32 descriptor bytes.
 
     Without a mirror side the magic is ``ORB1`` (the format before mirrors were
     kept, still read); with one it is ``ORB2`` and the mirror's count and block
-    follow the first block.
+    follow the first block. With ``rotations`` (``(angle, PDQ hex)`` pairs: the
+    item's bank-side views, :func:`accord.matching.robust.bank_rotations`) it is
+    ``ORB3``: ORB2's layout, then their count and each as its angle in 1/100 degree
+    (int16) and its 32 bytes.
     """
-    head = _HEADER.pack(
-        _MAGIC if features.mirror is None else _MAGIC_MIRRORED,
-        len(features),
-        features.width,
-        features.height,
-    )
+    magic = _MAGIC if features.mirror is None else _MAGIC_MIRRORED
+    if rotations:
+        magic = _MAGIC_ROTATIONS
+    head = _HEADER.pack(magic, len(features), features.width, features.height)
     body = _block(features)
     if features.mirror is not None:
         body += _COUNT.pack(len(features.mirror)) + _block(features.mirror)
+    elif rotations:
+        body += _COUNT.pack(0)
+    if rotations:
+        body += _COUNT.pack(len(rotations)) + b"".join(
+            _ROTATION.pack(round(angle * 100), bytes.fromhex(value)) for angle, value in rotations
+        )
     return bytes(head + body)
 
 
@@ -260,32 +275,63 @@ def _unblock(data: bytes, start: int, n: int, width: int, height: int) -> Featur
     )
 
 
-def unpack(data: bytes) -> Features:
-    """The inverse of :func:`pack`; :class:`InvalidSignal` when ``data`` is not such bytes."""
+def _layout(data: bytes) -> tuple[bytes, int, int, int, int, int]:
+    """Magic, keypoint count, width, height, mirror count and where the rotations start
+    (the end of the mirror block) of packed features, checked against the length."""
     if len(data) < _HEADER.size:
         raise InvalidSignal("keypoint data is shorter than its header", signal_type="orb")
     magic, n, width, height = _HEADER.unpack_from(data)
-    if magic not in (_MAGIC, _MAGIC_MIRRORED):
-        raise InvalidSignal("keypoint data does not start with ORB1 or ORB2", signal_type="orb")
+    if magic not in (_MAGIC, _MAGIC_MIRRORED, _MAGIC_ROTATIONS):
+        raise InvalidSignal(
+            "keypoint data does not start with ORB1, ORB2 or ORB3", signal_type="orb"
+        )
     first = _HEADER.size + n * 36
     m = 0
-    if magic == _MAGIC_MIRRORED:
+    end = first
+    if magic != _MAGIC:
         if len(data) < first + _COUNT.size:
             raise InvalidSignal("keypoint data ends before its mirror count", signal_type="orb")
         (m,) = _COUNT.unpack_from(data, first)
-        expected = first + _COUNT.size + m * 36
-    else:
-        expected = first
+        end = first + _COUNT.size + m * 36
+    expected = end
+    if magic == _MAGIC_ROTATIONS:
+        if len(data) < end + _COUNT.size:
+            raise InvalidSignal("keypoint data ends before its rotation count", signal_type="orb")
+        (k,) = _COUNT.unpack_from(data, end)
+        expected = end + _COUNT.size + k * _ROTATION.size
     if len(data) != expected:
         raise InvalidSignal(
-            f"keypoint data of {len(data)} bytes does not hold {n} + {m} keypoints",
+            f"keypoint data of {len(data)} bytes does not hold {n} + {m} keypoints"
+            + (" and its rotations" if magic == _MAGIC_ROTATIONS else ""),
             signal_type="orb",
         )
+    return magic, n, width, height, m, end
+
+
+def unpack(data: bytes) -> Features:
+    """The inverse of :func:`pack` (the rotations of ``ORB3`` are left out: see
+    :func:`unpack_rotations`); :class:`InvalidSignal` when ``data`` is not such bytes."""
+    magic, n, width, height, m, _end = _layout(data)
     features = _unblock(data, _HEADER.size, n, width, height)
-    if magic == _MAGIC:
+    if magic == _MAGIC or (magic == _MAGIC_ROTATIONS and m == 0):
         return features
-    mirror = _unblock(data, first + _COUNT.size, m, width, height)
+    mirror = _unblock(data, _HEADER.size + n * 36 + _COUNT.size, m, width, height)
     return Features(features.xy, features.descriptors, width, height, mirror)
+
+
+def unpack_rotations(data: bytes) -> list[tuple[float, str]]:
+    """The bank-side rotate-crop hashes packed with the features, as ``(angle, PDQ hex)``
+    pairs (none for ``ORB1`` and ``ORB2``, the formats before them)."""
+    magic, _n, _w, _h, _m, end = _layout(data)
+    if magic != _MAGIC_ROTATIONS:
+        return []
+    (k,) = _COUNT.unpack_from(data, end)
+    return [
+        (centi / 100, value.hex())
+        for centi, value in _ROTATION.iter_unpack(
+            data[end + _COUNT.size : end + _COUNT.size + k * _ROTATION.size]
+        )
+    ]
 
 
 def verify(query: Features, banked: Features, min_inliers: int = 0) -> int:

@@ -5,8 +5,11 @@ content bytes (upload or fetched URL) → :meth:`SignalRegistry.hash` (safe deco
 :meth:`Matcher.lookup` → results per signal type. Matches can be handed to a
 listener (the moderation service turns them into automated reports).
 
-Photos are matched robustly: every PDQ view of the image (:mod:`accord.matching.robust`),
-and, only when no view matched and some banked items have local features, the
+Photos are matched robustly: every PDQ view of the image (:mod:`accord.matching.robust`);
+when none matched, the same views against the bank-side views of items banked from
+their media (their rotate-crops, :func:`accord.matching.robust.bank_rotations`; reported
+as ``pdq`` matches with ``detail["rotation"]``); and, only when still nothing matched
+and some banked items have local features, the
 image's keypoints verified against them (result type ``keypoints``,
 :mod:`accord.matching.keypoints`). Banking from media keeps those features beside
 the item (:meth:`LookupService.hash_to_bank`). Videos likewise: robust vPDQ
@@ -24,7 +27,7 @@ from accord.fetch import FetchPolicy, fetch
 from accord.matching import keypoints, video_keypoints
 from accord.matching.matcher import LookupResult, Matcher
 from accord.matching.model import Match
-from accord.matching.robust import robust_views
+from accord.matching.robust import bank_rotations, robust_views
 from accord.matching.video import FrameViews, explained, frame_views, stages, vpdq_of
 from accord.signals.base import ContentType, Hashed
 from accord.signals.media import DecodedImage, MediaLimits
@@ -83,7 +86,9 @@ class LookupService:
     ) -> LookupResult:
         """Robust PDQ matching: look up every view of the image (the plain PDQ first, then
         orientations, trimmed borders, the salient frame, the unrotated image) against
-        the plain PDQ banks and keep, per banked item, the nearest view."""
+        the plain PDQ banks and keep, per banked item, the nearest view; when none
+        matched, the same views against the bank-side views (rotate-crops) of items
+        banked from their media."""
         best: dict[tuple[str, int], Match] = {}
         suppressed: dict[tuple[str, int], Match] = {}
         known = (plain.value, plain.quality) if plain.quality is not None else None
@@ -105,6 +110,21 @@ class LookupService:
                     best[key] = replace(match, detail={**match.detail, "view": float(number)})
             for match in result.suppressed_by:
                 suppressed.setdefault((match.bank, match.content_id), match)
+        if not best and not suppressed and self.matcher.bank_view_count:
+            # no view matched a banked hash: the views against the bank-side views of items
+            # banked from their media (a rotate-crop of such an item lands near one)
+            turned = self.matcher.lookup_bank_views(
+                [view.pdq_hex for _, view in views],
+                banks_filter=banks,
+                bypass_coinflip=bypass_coinflip,
+            )
+            for (number, _view), result in zip(views, turned, strict=True):
+                for match in result.matches:
+                    key = (match.bank, match.content_id)
+                    if key not in best or match.distance < best[key].distance:
+                        best[key] = replace(match, detail={**match.detail, "view": float(number)})
+                for match in result.suppressed_by:
+                    suppressed.setdefault((match.bank, match.content_id), match)
         ordered = sorted(best.values(), key=lambda m: (m.distance, m.bank, m.content_id))
         return LookupResult("pdq", ordered, suppressed_by=list(suppressed.values()))
 
@@ -173,7 +193,8 @@ class LookupService:
     ) -> tuple[list[Hashed], bytes | None]:
         """What banking this content stores: its hashes at or above the minimum quality
         (empty if none is), and for a photo whose PDQ hash is kept, its packed local
-        features and those of its mirror image (a side signal, never exported); for a
+        features, those of its mirror image and its bank-side rotate-crop hashes
+        (``ORB3``: a side signal, never exported); for a
         video whose vPDQ is kept, its keyframes' features (``VKP1``). One decode serves
         both."""
         images: list[DecodedImage] = []
@@ -190,7 +211,10 @@ class LookupService:
             return hashes, video_keypoints.pack_video(videos[0])
         if not images or not any(h.signal_type == "pdq" for h in hashes):
             return hashes, None
-        return hashes, keypoints.pack(keypoints.extract(images[0].pixels, mirror=True))
+        pixels = images[0].pixels
+        return hashes, keypoints.pack(
+            keypoints.extract(pixels, mirror=True), rotations=bank_rotations(pixels)
+        )
 
     def match_signal(
         self,

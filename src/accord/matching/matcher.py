@@ -17,7 +17,10 @@ Beside the signal indexes sits a :class:`KeypointIndex` of the local features of
 items banked from their media (``bank_keypoints``). It has no feed of its own:
 features are keyed by the item's PDQ signal id and follow that signal's adds
 and removes, so enabling, disabling, removing and multi-process changes behave
-exactly as for PDQ. :meth:`Matcher.lookup_keypoints` answers from it.
+exactly as for PDQ. :meth:`Matcher.lookup_keypoints` answers from it. The same rows
+carry the item's bank-side views (rotate-crop hashes, format ``ORB3``), kept in a
+:class:`BankViewIndex` that follows them the same way and that
+:meth:`Matcher.lookup_bank_views` answers from.
 """
 
 from __future__ import annotations
@@ -39,9 +42,11 @@ from sqlalchemy import func, select
 from accord.clock import format_time
 from accord.errors import InvalidInput
 from accord.matching import keypoints
+from accord.matching.bank_view_index import BankViewIndex
 from accord.matching.keypoint_index import KeypointIndex
 from accord.matching.model import Bank, BankKind, Match, coin_flip
 from accord.matching.pdq_index import PdqIndex
+from accord.matching.robust import BANK_VIEW_THRESHOLD
 from accord.matching.tables import (
     bank_content,
     bank_keypoints,
@@ -127,6 +132,7 @@ class Matcher:
         self._lock = threading.RLock()
         self._indexes: dict[str, SignalIndex] = {}
         self._keypoints = KeypointIndex()
+        self._bank_views = BankViewIndex()
         self._video_points = VideoKeypointIndex()
         self._ids = _IdMap()
         self._banks: dict[int, Bank] = {}
@@ -216,13 +222,15 @@ class Matcher:
                 self._apply_adds(indexes, ids, list(zip(*rows, strict=True)))
                 after = rows[-1][0]
             points = KeypointIndex()
-            _load_keypoints(conn, points, None)
+            bank_views = BankViewIndex()
+            _load_keypoints(conn, points, None, views=bank_views)
             video_points = VideoKeypointIndex()
             _load_keypoints(conn, video_points, None, signal_type="vpdq")
         from accord.matching.service import _bank
 
         self._indexes = indexes
         self._keypoints = points
+        self._bank_views = bank_views
         self._video_points = video_points
         self._ids = ids
         self._banks = {r.id: _bank(r) for r in bank_rows}
@@ -396,6 +404,7 @@ class Matcher:
                 index.remove([signal_id])
             if signal_type == "pdq":
                 self._keypoints.remove([signal_id])
+                self._bank_views.remove([signal_id])
             elif signal_type == "vpdq":
                 self._video_points.remove([signal_id])
         if start < len(rows):
@@ -428,7 +437,7 @@ class Matcher:
         if by_content or videos:
             with self.db.read() as conn:
                 if by_content:
-                    _load_keypoints(conn, self._keypoints, by_content)
+                    _load_keypoints(conn, self._keypoints, by_content, views=self._bank_views)
                 if videos:  # a video's keyframes (VKP1) follow its vPDQ signal
                     _load_keypoints(conn, self._video_points, videos, signal_type="vpdq")
 
@@ -461,6 +470,37 @@ class Matcher:
         return self._result(
             "keypoints", found, wanted, flip_key, bypass_coinflip, with_labels=with_labels
         )
+
+    @property
+    def bank_view_count(self) -> int:
+        """Banked items whose bank-side views (rotate-crops) are indexed (changes made in
+        this process included)."""
+        self.ensure_loaded()
+        if self._dirty:
+            self.catch_up()
+        return len(self._bank_views)
+
+    def lookup_bank_views(
+        self,
+        values: Sequence[str],
+        *,
+        banks_filter: Iterable[str] | None = None,
+        bypass_coinflip: bool = False,
+        with_labels: bool = True,
+    ) -> list[LookupResult]:
+        """For each PDQ hash (the views of one upload), the banked items one of whose
+        bank-side views is within :data:`~accord.matching.robust.BANK_VIEW_THRESHOLD`
+        (and the bank's PDQ threshold), under the bank rules of :meth:`lookup`; reported
+        as ``pdq`` matches, ``detail["rotation"]`` the angle of the banked view."""
+        stype, wanted = self._prepare("pdq", banks_filter)
+        with self._lock:
+            bank_by_id = self._banks
+            answers = self._bank_views.query_many(list(values), BANK_VIEW_THRESHOLD)
+            founds = [self._found(hits, bank_by_id, stype, None) for hits in answers]
+        return [
+            self._result("pdq", found, wanted, value, bypass_coinflip, with_labels=with_labels)
+            for found, value in zip(founds, values, strict=True)
+        ]
 
     def _keypoint_hits(
         self,
@@ -727,10 +767,18 @@ def _load_keypoints(
     batch: int = 2_000,
     *,
     signal_type: str = "pdq",
+    views: BankViewIndex | None = None,
 ) -> None:
     """Add stored features to ``points`` under their item's PDQ signal id: for the items of
     ``by_content`` (content id -> PDQ signal id), or for every enabled item when None.
-    With ``signal_type="vpdq"``, videos' keyframes under their vPDQ signal id."""
+    With ``signal_type="vpdq"``, videos' keyframes under their vPDQ signal id. With
+    ``views``, the bank-side views packed with the features go there too."""
+
+    def add(ids: list[int], blobs: list[bytes]) -> None:
+        points.add(ids, blobs)
+        if views is not None:
+            views.add(ids, blobs)
+
     if by_content is not None:
         wanted = sorted(by_content)
         if wanted[-1] - wanted[0] < 2 * len(wanted):
@@ -743,7 +791,7 @@ def _load_keypoints(
             ).all()
             rows = [r for r in rows if r.content_id in by_content]
             if rows:
-                points.add([by_content[r.content_id] for r in rows], [bytes(r.data) for r in rows])
+                add([by_content[r.content_id] for r in rows], [bytes(r.data) for r in rows])
             return
         for start in range(0, len(wanted), batch):
             part = wanted[start : start + batch]
@@ -753,7 +801,7 @@ def _load_keypoints(
                 )
             ).all()
             if rows:
-                points.add([by_content[r.content_id] for r in rows], [bytes(r.data) for r in rows])
+                add([by_content[r.content_id] for r in rows], [bytes(r.data) for r in rows])
         return
     after = 0
     while True:
@@ -771,7 +819,7 @@ def _load_keypoints(
         ).all()
         if not rows:
             return
-        points.add([int(r.id) for r in rows], [bytes(r.data) for r in rows])
+        add([int(r.id) for r in rows], [bytes(r.data) for r in rows])
         after = int(rows[-1].content_id)
 
 

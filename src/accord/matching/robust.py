@@ -25,6 +25,12 @@ view). :func:`robust_views` is the function the matcher calls; :func:`best_match
 is the reference matching rule (minimum Hamming distance over views) and
 :data:`ROBUST_THRESHOLD` the distance to match at (31, as plain PDQ: the
 benchmark's tuned threshold depends on the bank size, see docs/robustness.md).
+
+The bank side, for images banked from their media only: :func:`bank_rotations`
+hashes the banked image's own rotate-crops (turned 1.5-5.5 degrees either way,
+cropped to the largest upright rectangle: what no query view can undo), which are
+stored beside the item's keypoints and looked up with the query's views
+(:mod:`accord.matching.bank_view_index`); they are never exported.
 """
 
 from __future__ import annotations
@@ -40,11 +46,15 @@ from accord.errors import InvalidMedia
 from accord.signals import pdqfast
 
 __all__ = [
+    "BANK_ROTATIONS",
+    "BANK_VIEW_THRESHOLD",
     "ORIENTATIONS",
     "PLAIN_PDQ_THRESHOLD",
     "ROBUST_THRESHOLD",
     "Match",
     "View",
+    "bank_rotations",
+    "bank_view_name",
     "best_match",
     "corner_colour",
     "hamming",
@@ -52,6 +62,7 @@ __all__ = [
     "pdq_buffer",
     "reduced",
     "robust_views",
+    "rotate_crop_box",
     "rotation_angle",
     "unrotated_box",
 ]
@@ -63,6 +74,18 @@ PLAIN_PDQ_THRESHOLD = 31
 #: precision up to 47 against 200 banked images, but that depends on bank size:
 #: at 31 each view is as discriminating as a plain PDQ lookup (docs/robustness.md).
 ROBUST_THRESHOLD = 31
+
+#: Angles (degrees, PIL's sense: counter-clockwise) at which a banked image's rotate-crops
+#: are hashed on the bank side (:func:`bank_rotations`): 1.5 to 5.5 degrees either way,
+#: every 0.5 (PDQ needs the angle within ~0.5 degrees; docs/robustness.md).
+BANK_ROTATIONS: tuple[float, ...] = tuple(
+    sign * (1.5 + 0.5 * step) for step in range(9) for sign in (1.0, -1.0)
+)
+
+#: Largest distance between a query view and a bank-side view reported as a match: the
+#: PDQ default. On the benchmark no unrelated (query view, bank-side view) pair came
+#: within 34 bits in 80 million, and rotate-crops of banked tiles were at 10 (median).
+BANK_VIEW_THRESHOLD = 31
 
 #: Names of pdqhash's dihedral outputs, in its order (checked by the tests).
 ORIENTATIONS: tuple[str, ...] = (
@@ -418,6 +441,50 @@ def robust_views(
             View(f"rot{extra:+g}", *_hash(pdq_buffer(turned, unrotated_box(small, turned, extra))))
         )
     return views
+
+
+def rotate_crop_box(width: int, height: int, angle: float) -> tuple[float, float, float, float]:
+    """The largest centred upright rectangle of the image's own aspect ratio inside a
+    ``width`` x ``height`` image turned by ``angle`` degrees in place (no expand): what a
+    photo editor's "straighten" keeps. Its sides are the image's times
+    ``1 / (cos t + sin t * max(w/h, h/w))``."""
+    t = np.deg2rad(abs(angle))
+    scale = 1.0 / (np.cos(t) + np.sin(t) * max(width / height, height / width))
+    cw, ch = width * scale, height * scale
+    return ((width - cw) / 2, (height - ch) / 2, (width + cw) / 2, (height + ch) / 2)
+
+
+def bank_view_name(angle: float) -> str:
+    """The name a match through a bank-side view reports: ``bank:rot+3.5`` (degrees)."""
+    return f"bank:rot{angle:+g}"
+
+
+def bank_rotations(
+    image: Image.Image | NDArray[np.uint8], angles: Sequence[float] = BANK_ROTATIONS
+) -> list[tuple[float, str]]:
+    """Bank-side views of an image banked from its media: ``(angle, PDQ hex)`` of its
+    rotate-crop at each of ``angles``.
+
+    Why on the bank side: a query turned by a few degrees and cropped to an upright
+    rectangle has lost its corners, so the query side cannot undo it (the angle would
+    have to be guessed within ~0.5 degrees and the cut corners cannot be restored).
+    The banked image itself is whole: each of its rotate-crops (turned in place on
+    the 256-px working copy, cropped by :func:`rotate_crop_box`, a 64 x 64 area
+    average) is hashed as the other views are, and a query's plain PDQ (or another of
+    its views) lands near the one at its angle. These hashes are a local side
+    signal, kept beside the item's keypoints and never exported.
+    """
+    img = _as_rgb(image)
+    if img.width < 8 or img.height < 8:
+        raise InvalidMedia("an image must be at least 8 x 8 pixels", size=img.size)
+    work = reduced(img, _WORK_SIDE)
+    out: list[tuple[float, str]] = []
+    for angle in angles:
+        turned = work.rotate(angle, resample=Image.Resampling.BILINEAR)
+        box = rotate_crop_box(work.width, work.height, angle)
+        buffer = np.asarray(turned.resize((_BUFFER, _BUFFER), Image.Resampling.BOX, box=box))
+        out.append((float(angle), _hash(buffer)[0]))
+    return out
 
 
 def best_match(
