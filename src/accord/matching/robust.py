@@ -179,6 +179,20 @@ def _channel_max(diff: NDArray[np.int16]) -> NDArray[np.int16]:
     return out
 
 
+def _median_colour(pixels: NDArray[np.int16]) -> NDArray[np.int16]:
+    """``np.median(pixels, axis=0).astype(np.int16)`` for a line of pixels (n x 3), by one
+    sort (the same values: the middle one, or the mean of the two middle ones, truncated);
+    twice as fast as ``np.median``, which is called for every side of every search."""
+    ordered = np.sort(pixels, axis=0)
+    mid = len(ordered) // 2
+    out: NDArray[np.int16]
+    if len(ordered) % 2:
+        out = ordered[mid].astype(np.int16)
+    else:
+        out = ((ordered[mid - 1] + ordered[mid].astype(np.float64)) / 2).astype(np.int16)
+    return out
+
+
 def _hash(buffer: NDArray[np.uint8]) -> tuple[str, int]:
     return pdqfast.hash_hex(buffer)
 
@@ -200,7 +214,7 @@ def _side_runs(
     if from_end:
         lines = lines[::-1]
     lines = lines[: max(1, min(len(lines) // 2, limit or len(lines)))]
-    colour = np.median(lines[0], axis=0).astype(np.int16)
+    colour = _median_colour(lines[0])
     first = _channel_max(np.abs(lines[0] - colour)) <= tol
     if np.count_nonzero(first) < ratio * first.shape[0]:
         return 0  # the common case: no border on this side
@@ -265,11 +279,17 @@ def _salient_box(
     run whose share of non-background pixels is at least 60% of the densest
     line: text and icons in a screenshot or meme frame are too sparse to count.
     """
-    arr = np.asarray(img, dtype=np.int16)
-    h, w = arr.shape[:2]
-    rim = np.concatenate([arr[0], arr[-1], arr[:, 0], arr[:, -1]])
-    bg = np.median(rim, axis=0).astype(np.int16)
-    mask = _channel_max(np.abs(arr - bg)) > tol
+    import cv2
+
+    pixels = np.ascontiguousarray(np.asarray(img, dtype=np.uint8))
+    h, w = pixels.shape[:2]
+    rim = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]]).astype(np.int16)
+    bg = _median_colour(rim)
+    # a pixel is background when every channel is within tol of bg (OpenCV's inRange, the
+    # same test as the largest channel difference <= tol, without int16 copies)
+    lower = tuple(float(v) for v in np.clip(bg - tol, 0, 255))
+    upper = tuple(float(v) for v in np.clip(bg + tol, 0, 255))
+    mask = cv2.inRange(pixels, lower, upper) == 0
     x0, x1, y0, y1 = 0, w, 0, h
     for _ in range(2):
         cols = mask[y0:y1].mean(axis=0)
@@ -351,7 +371,7 @@ def _band_edge(
     lines = lines[: max(1, min(len(lines) // 2, limit))]
     if len(lines) < 3:
         return 0
-    colour = np.median(lines[0], axis=0).astype(np.int16)
+    colour = _median_colour(lines[0])
     share = np.count_nonzero(_channel_max(np.abs(lines - colour)) <= tol, axis=1)
     background = share >= ratio * lines.shape[1]
     picture = share < 0.5 * lines.shape[1]
