@@ -596,7 +596,8 @@ def bank_rotations(
     its views) lands near the one at its angle. These hashes are a local side
     signal, kept beside the item's keypoints and never exported.
     """
-    img = _as_rgb(image)
+    rgb = isinstance(image, Image.Image) and image.mode == "RGB"
+    img = image if rgb and isinstance(image, Image.Image) else Image.fromarray(_as_array(image))
     if img.width < 8 or img.height < 8:
         raise InvalidMedia("an image must be at least 8 x 8 pixels", size=img.size)
     work = reduced(img, _WORK_SIDE)
