@@ -11,12 +11,6 @@ bokeh and gradient tiles (docs/robustness.md, "Bank-side views").
 from __future__ import annotations
 
 import io
-import json
-import os
-import subprocess
-import sys
-import textwrap
-from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -24,11 +18,11 @@ from PIL import Image, ImageDraw, ImageFilter
 from sqlalchemy import select
 
 from accord.errors import InvalidSignal
-from accord.exchange.formats import Format, write_items
 from accord.matching import keypoints, robust, transforms
 from accord.matching.bank_view_index import SLOTS, BankViewIndex
 from accord.matching.tables import bank_keypoints
-from tests.matching.waiting import within
+from tests.matching.exported import exported_texts
+from tests.matching.waiting import photo_follower, within
 
 BANKED, UNRELATED = 1, 9
 
@@ -233,45 +227,12 @@ def test_bank_views_are_never_exported(client, headers, accord) -> None:
     hexes = [h for blob in blobs for _, h in keypoints.unpack_rotations(blob)]
     assert len(hexes) == 36
 
-    texts = [
-        client.get(f"/v1/banks/TVEC/content/{ids[0]}", headers=admin).text,
-        client.get(f"/c/bank/TVEC/content/{ids[1]}", headers=admin).text,
-        client.get("/v1/banks/TVEC/content", headers=admin).text,
-        client.get("/v1/exchange/banks/TVEC/changes", headers=admin).text,
-    ]
-    for fmt in Format:
-        buffer = io.StringIO()
-        assert write_items(accord.banks.iter_content("TVEC"), buffer, fmt) == 2
-        texts.append(buffer.getvalue())
-    texts.append(json.dumps([asdict(c) for c in accord.banks.changes_since(0)]))
-    events = accord.ledger.entries(0, accord.ledger.size())
-    texts.extend(json.dumps(e.data, default=str) for e in events)
+    texts = exported_texts(accord, client, admin, ids)
     for text in texts:
         assert "ORB3" not in text
         assert "T1JCM" not in text
         for value in hexes:
             assert value not in text
-
-
-FOLLOWER = textwrap.dedent(
-    """
-    import json, sys
-    from pathlib import Path
-    from accord.config import Settings
-    from accord.runtime import Accord
-
-    accord = Accord(Settings(home=sys.argv[1], database_url=sys.argv[2],
-                             matcher_poll_seconds=0.2))
-    accord.matcher.start()
-    query = Path(sys.argv[3]).read_bytes()
-    print("ready", flush=True)
-    for _ in sys.stdin:
-        result = accord.lookups.match_content("photo", query).results.get("pdq")
-        print(json.dumps([m.content_id for m in result.matches if "rotation" in m.detail]
-                         if result else []), flush=True)
-    accord.close()
-    """
-)
 
 
 @pytest.mark.slow
@@ -284,28 +245,7 @@ def test_second_process_follows_bank_view_adds_and_removes(store, tmp_path) -> N
     data, _ = rotate_cropped(Image.open(io.BytesIO(original)).convert("RGB"), 1)
     query = tmp_path / "turned.jpg"
     query.write_bytes(data)
-    command = [
-        sys.executable,
-        "-c",
-        FOLLOWER,
-        str(store.settings.home),
-        store.settings.resolved_database_url,
-        str(query),
-    ]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
-    ) as proc:
-        assert proc.stdin is not None
-        assert proc.stdout is not None
-        stdin, stdout = proc.stdin, proc.stdout
-        assert stdout.readline().strip() == "ready"
-
-        def ask() -> list[int]:
-            stdin.write("?\n")
-            stdin.flush()
-            return list(json.loads(stdout.readline()))
-
+    with photo_follower(store, query, "pdq", detail="rotation") as ask:
         assert ask() == []
         hashed, points = store.lookups.hash_to_bank("photo", original)
         assert points is not None
@@ -314,8 +254,6 @@ def test_second_process_follows_bank_view_adds_and_removes(store, tmp_path) -> N
         within(5, ask, [content.id], "not matchable in the other process within 5 s")
         store.banks.remove_content("TVEC", content.id, actor="t")
         within(5, ask, [], "still matched 5 s after removal")
-        stdin.close()
-        proc.wait(timeout=10)
 
 
 def test_bank_views_follow_bank_rules(accord) -> None:

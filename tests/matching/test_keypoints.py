@@ -11,23 +11,17 @@ photographs are the benchmark's (docs/robustness.md).
 from __future__ import annotations
 
 import io
-import json
-import os
-import subprocess
-import sys
-import textwrap
-from dataclasses import asdict
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
 from accord.errors import InvalidInput, InvalidSignal
-from accord.exchange.formats import Format, write_items
 from accord.matching import keypoints, robust, transforms
 from accord.matching.keypoint_index import FLAT_MAX, KeypointIndex
 from accord.matching.service import ContentInput
-from tests.matching.waiting import within
+from tests.matching.exported import exported_texts
+from tests.matching.waiting import photo_follower, within
 
 N_BANKED = 5
 N_UNBANKED = 3
@@ -372,45 +366,13 @@ def test_keypoints_are_never_exported(client, headers, accord, images) -> None:
         assert "keypoints" not in response.json()["signals"]
     assert accord.matcher.keypoint_count == 2
 
-    texts = [
-        client.get(f"/v1/banks/TVEC/content/{ids[0]}", headers=admin).text,
-        client.get(f"/c/bank/TVEC/content/{ids[1]}", headers=admin).text,
-        client.get("/v1/banks/TVEC/content", headers=admin).text,
-        client.get("/v1/exchange/banks/TVEC/changes", headers=admin).text,
-    ]
-    for fmt in Format:
-        buffer = io.StringIO()
-        assert write_items(accord.banks.iter_content("TVEC"), buffer, fmt) == 2
-        texts.append(buffer.getvalue())
-    texts.append(json.dumps([asdict(c) for c in accord.banks.changes_since(0)]))
-    events = accord.ledger.entries(0, accord.ledger.size())
-    texts.extend(json.dumps(e.data, default=str) for e in events)
+    texts = exported_texts(accord, client, admin, ids)
     for text in texts:
         assert "ORB1" not in text
         assert "T1JCM" not in text
         assert len(text) < 4000, text[:200]
     for content_id in ids:
         assert set(accord.banks.get_content("TVEC", content_id).signals) <= {"pdq", "md5", "sha256"}
-
-
-FOLLOWER = textwrap.dedent(
-    """
-    import json, sys
-    from pathlib import Path
-    from accord.config import Settings
-    from accord.runtime import Accord
-
-    accord = Accord(Settings(home=sys.argv[1], database_url=sys.argv[2],
-                             matcher_poll_seconds=0.2))
-    accord.matcher.start()
-    query = Path(sys.argv[3]).read_bytes()
-    print("ready", flush=True)
-    for _ in sys.stdin:
-        result = accord.lookups.match_content("photo", query).results.get("keypoints")
-        print(json.dumps([m.content_id for m in result.matches] if result else []), flush=True)
-    accord.close()
-    """
-)
 
 
 @pytest.mark.slow
@@ -421,28 +383,7 @@ def test_second_process_follows_keypoint_adds_and_removes(store, images, tmp_pat
     w, h = images[2].size
     query = tmp_path / "crop.jpg"
     query.write_bytes(jpeg_bytes(images[2].crop((0, int(h * 0.15), int(w * 0.8), h))))
-    command = [
-        sys.executable,
-        "-c",
-        FOLLOWER,
-        str(store.settings.home),
-        store.settings.resolved_database_url,
-        str(query),
-    ]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
-    ) as proc:
-        assert proc.stdin is not None
-        assert proc.stdout is not None
-        stdin, stdout = proc.stdin, proc.stdout
-        assert stdout.readline().strip() == "ready"
-
-        def ask() -> list[int]:
-            stdin.write("?\n")
-            stdin.flush()
-            return list(json.loads(stdout.readline()))
-
+    with photo_follower(store, query, "keypoints") as ask:
         assert ask() == []
         original = jpeg_bytes(images[2])
         hashed = store.lookups.hash("photo", original)
@@ -451,5 +392,3 @@ def test_second_process_follows_keypoint_adds_and_removes(store, images, tmp_pat
         within(5, ask, [content.id], "not matchable in the other process within 5 s")
         store.banks.remove_content("TVEC", content.id, actor="t")
         within(5, ask, [], "still matched 5 s after removal")
-        stdin.close()
-        proc.wait(timeout=10)

@@ -1,9 +1,18 @@
-"""Waiting for another matcher process to see a change, within the issue's 5 seconds."""
+"""Waiting for another matcher process to see a change, within the issue's 5 seconds,
+and such a process for photos."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 
 def within(seconds: float, probe: Callable[[], object], expected: object, failure: str) -> None:
@@ -12,3 +21,61 @@ def within(seconds: float, probe: Callable[[], object], expected: object, failur
     while probe() != expected:
         assert time.monotonic() - started < seconds, failure
         time.sleep(0.05)
+
+
+MATCH_FOLLOWER = textwrap.dedent(
+    """
+    import json, sys
+    from pathlib import Path
+    from accord.config import Settings
+    from accord.runtime import Accord
+
+    accord = Accord(Settings(home=sys.argv[1], database_url=sys.argv[2],
+                             matcher_poll_seconds=0.2))
+    accord.matcher.start()
+    query = Path(sys.argv[3]).read_bytes()
+    kind, detail = sys.argv[4], sys.argv[5]
+    print("ready", flush=True)
+    for _ in sys.stdin:
+        result = accord.lookups.match_content("photo", query).results.get(kind)
+        print(json.dumps([m.content_id for m in result.matches if not detail or detail in m.detail]
+                         if result else []), flush=True)
+    accord.close()
+    """
+)
+
+
+@contextmanager
+def photo_follower(
+    store: Any, query: Path, kind: str, detail: str = ""
+) -> Iterator[Callable[[], list[int]]]:
+    """Another process with its own matcher (polling every 0.2 s) on ``store``'s database;
+    yields ``ask()``: the content ids its ``kind`` results (``pdq``, ``keypoints``) match
+    for the photo ``query`` now, keeping only matches whose detail has ``detail``."""
+    command = [
+        sys.executable,
+        "-c",
+        MATCH_FOLLOWER,
+        str(store.settings.home),
+        store.settings.resolved_database_url,
+        str(query),
+        kind,
+        detail,
+    ]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+    ) as proc:
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        stdin, stdout = proc.stdin, proc.stdout
+        assert stdout.readline().strip() == "ready"
+
+        def ask() -> list[int]:
+            stdin.write("?\n")
+            stdin.flush()
+            return list(json.loads(stdout.readline()))
+
+        yield ask
+        stdin.close()
+        proc.wait(timeout=10)

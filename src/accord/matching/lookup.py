@@ -97,34 +97,31 @@ class LookupService:
             for number, view in enumerate(robust_views(image.pixels, plain=known))
             if number == 0 or view.quality >= self.min_quality
         ]
-        results = self.matcher.lookup_many(
-            "pdq",
-            [view.pdq_hex for _, view in views],
-            banks_filter=banks,
-            bypass_coinflip=bypass_coinflip,
-        )
-        for (number, _view), result in zip(views, results, strict=True):
-            for match in result.matches:
-                key = (match.bank, match.content_id)
-                if key not in best or match.distance < best[key].distance:
-                    best[key] = replace(match, detail={**match.detail, "view": float(number)})
-            for match in result.suppressed_by:
-                suppressed.setdefault((match.bank, match.content_id), match)
-        if not best and not suppressed and self.matcher.bank_view_count:
-            # no view matched a banked hash: the views against the bank-side views of items
-            # banked from their media (a rotate-crop of such an item lands near one)
-            turned = self.matcher.lookup_bank_views(
-                [view.pdq_hex for _, view in views],
-                banks_filter=banks,
-                bypass_coinflip=bypass_coinflip,
-            )
-            for (number, _view), result in zip(views, turned, strict=True):
+
+        def keep(results: list[LookupResult]) -> None:
+            """Per banked item, the nearest view's match (and any silencing match)."""
+            for (number, _view), result in zip(views, results, strict=True):
                 for match in result.matches:
                     key = (match.bank, match.content_id)
                     if key not in best or match.distance < best[key].distance:
                         best[key] = replace(match, detail={**match.detail, "view": float(number)})
                 for match in result.suppressed_by:
                     suppressed.setdefault((match.bank, match.content_id), match)
+
+        hexes = [view.pdq_hex for _, view in views]
+        keep(
+            self.matcher.lookup_many(
+                "pdq", hexes, banks_filter=banks, bypass_coinflip=bypass_coinflip
+            )
+        )
+        if not best and not suppressed and self.matcher.bank_view_count:
+            # no view matched a banked hash: the views against the bank-side views of items
+            # banked from their media (a rotate-crop of such an item lands near one)
+            keep(
+                self.matcher.lookup_bank_views(
+                    hexes, banks_filter=banks, bypass_coinflip=bypass_coinflip
+                )
+            )
         ordered = sorted(best.values(), key=lambda m: (m.distance, m.bank, m.content_id))
         return LookupResult("pdq", ordered, suppressed_by=list(suppressed.values()))
 
