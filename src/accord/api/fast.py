@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -65,12 +66,16 @@ class _PlainLookup:
     permission: str
     answer: Answer
 
+    @cached_property
+    def known(self) -> frozenset[str]:
+        """Every parameter the plain form may carry (worked out once, not per request)."""
+        return frozenset((*self.required, *self.flags, *self.optional))
+
     def params(self, query_string: bytes) -> dict[str, str] | None:
         """The request's parameters when it is in the plain form, else None."""
         params = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
-        known = {*self.required, *self.flags, *self.optional}
         plain = (
-            params.keys() <= known
+            params.keys() <= self.known
             and all(params.get(name) for name in self.required)
             and all(params.get(name, "false") in _BOOLS for name in self.flags)
         )

@@ -167,13 +167,19 @@ def _area(
     return out
 
 
+def _reduced_size(width: int, height: int, side: int) -> tuple[int, int] | None:
+    """The size whose longer side is at most ``side`` at the same aspect ratio; None when
+    ``width`` x ``height`` is already so (no reduction)."""
+    scale = side / max(width, height)
+    if scale >= 1.0:
+        return None
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 def _reduced_array(pixels: NDArray[np.uint8], side: int) -> NDArray[np.uint8]:
     """:func:`reduced` on pixels: an area average whose longer side is at most ``side``."""
-    h, w = pixels.shape[:2]
-    scale = side / max(w, h)
-    if scale >= 1.0:
-        return pixels
-    return _area(pixels, (max(1, round(w * scale)), max(1, round(h * scale))))
+    size = _reduced_size(*_size(pixels), side)
+    return pixels if size is None else _area(pixels, size)
 
 
 def _size(img: Image.Image | NDArray[np.uint8]) -> tuple[int, int]:
@@ -191,11 +197,8 @@ def pdq_buffer(img: Image.Image, box: tuple[int, int, int, int] | None = None) -
 
 def reduced(img: Image.Image, side: int) -> Image.Image:
     """An area-averaged copy whose longer side is at most ``side`` (``img`` if already so)."""
-    scale = side / max(img.size)
-    if scale >= 1.0:
-        return img
-    size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
-    return img.resize(size, Image.Resampling.BOX)
+    size = _reduced_size(img.width, img.height, side)
+    return img if size is None else img.resize(size, Image.Resampling.BOX)
 
 
 def _channel_max(diff: NDArray[np.int16]) -> NDArray[np.int16]:
@@ -596,8 +599,10 @@ def bank_rotations(
     its views) lands near the one at its angle. These hashes are a local side
     signal, kept beside the item's keypoints and never exported.
     """
-    rgb = isinstance(image, Image.Image) and image.mode == "RGB"
-    img = image if rgb and isinstance(image, Image.Image) else Image.fromarray(_as_array(image))
+    if isinstance(image, Image.Image) and image.mode == "RGB":
+        img = image
+    else:
+        img = Image.fromarray(_as_array(image))
     if img.width < 8 or img.height < 8:
         raise InvalidMedia("an image must be at least 8 x 8 pixels", size=img.size)
     work = reduced(img, _WORK_SIDE)
