@@ -3,16 +3,12 @@ process within seconds, by following the change feed (SQLite file and PostgreSQL
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
 
 from accord.matching.service import ContentInput
-from tests.matching.waiting import within
+from tests.matching.waiting import follower, within
 
 H = "a5" * 32
 
@@ -37,27 +33,7 @@ FOLLOWER = textwrap.dedent(
 @pytest.mark.slow
 def test_second_process_follows_adds_and_removes(store):
     store.banks.create_bank("TVEC", actor="t")
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    command = [
-        sys.executable,
-        "-c",
-        FOLLOWER,
-        str(store.settings.home),
-        store.settings.resolved_database_url,
-    ]
-    with subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
-    ) as proc:
-        assert proc.stdout is not None
-        assert proc.stdin is not None
-        stdin, stdout = proc.stdin, proc.stdout
-        assert stdout.readline().strip() == "ready"
-
-        def ask() -> list[int]:
-            stdin.write(H + "\n")
-            stdin.flush()
-            return json.loads(stdout.readline())
-
+    with follower(FOLLOWER, store, line=H) as ask:
         assert ask() == []
         content = store.banks.add_content(
             "TVEC", ContentInput(signals={"pdq": H}), source="s", actor="t"
@@ -65,5 +41,3 @@ def test_second_process_follows_adds_and_removes(store):
         within(5, ask, [content.id], "not matchable in the other process within 5 s")
         store.banks.remove_content("TVEC", content.id, actor="t")
         within(5, ask, [], "still matched 5 s after removal")
-        stdin.close()
-        proc.wait(timeout=10)

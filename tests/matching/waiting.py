@@ -46,21 +46,17 @@ MATCH_FOLLOWER = textwrap.dedent(
 
 
 @contextmanager
-def photo_follower(
-    store: Any, query: Path, kind: str, detail: str = ""
-) -> Iterator[Callable[[], list[int]]]:
-    """Another process with its own matcher (polling every 0.2 s) on ``store``'s database;
-    yields ``ask()``: the content ids its ``kind`` results (``pdq``, ``keypoints``) match
-    for the photo ``query`` now, keeping only matches whose detail has ``detail``."""
+def follower(script: str, store: Any, *args: str, line: str = "?") -> Iterator[Callable[[], Any]]:
+    """Another process running ``script`` (``-c``) with ``store``'s home, database URL and
+    ``args``; it prints ``ready``, then one JSON answer for each line it reads. Yields
+    ``ask()``: send ``line``, return the answer."""
     command = [
         sys.executable,
         "-c",
-        MATCH_FOLLOWER,
+        script,
         str(store.settings.home),
         store.settings.resolved_database_url,
-        str(query),
-        kind,
-        detail,
+        *args,
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with subprocess.Popen(
@@ -71,11 +67,22 @@ def photo_follower(
         stdin, stdout = proc.stdin, proc.stdout
         assert stdout.readline().strip() == "ready"
 
-        def ask() -> list[int]:
-            stdin.write("?\n")
+        def ask() -> Any:
+            stdin.write(line + "\n")
             stdin.flush()
-            return list(json.loads(stdout.readline()))
+            return json.loads(stdout.readline())
 
         yield ask
         stdin.close()
         proc.wait(timeout=10)
+
+
+@contextmanager
+def photo_follower(
+    store: Any, query: Path, kind: str, detail: str = ""
+) -> Iterator[Callable[[], list[int]]]:
+    """Another process with its own matcher (polling every 0.2 s) on ``store``'s database;
+    yields ``ask()``: the content ids its ``kind`` results (``pdq``, ``keypoints``) match
+    for the photo ``query`` now, keeping only matches whose detail has ``detail``."""
+    with follower(MATCH_FOLLOWER, store, str(query), kind, detail) as ask:
+        yield ask
