@@ -89,6 +89,13 @@ class Settings(BaseSettings):
     matcher_poll_seconds: float = Field(
         default=0.5, gt=0, description="How often a matcher follows bank changes."
     )
+    snapshot_changes: int = Field(
+        default=100_000,
+        ge=0,
+        description="A serving matcher rewrites its index snapshot (for a start in seconds) "
+        "once the bank feed has moved on this many rows, and a tenth of the index, since the "
+        "last one; 0: only `accord index snapshot` writes one.",
+    )
     moderation_config: Path | None = Field(
         default=None,
         description="TOML file of moderation policies, queues, strike ladders, redirects and "

@@ -107,6 +107,7 @@ class Accord:
             self.signals,
             poll_seconds=self.settings.matcher_poll_seconds,
             snapshot_dir=self.settings.home / "index",
+            snapshot_changes=self.settings.snapshot_changes,
         )
         self.banks.on_import(matcher.apply_import)
         self.banks.on_change(matcher.mark_dirty)

@@ -116,3 +116,20 @@ def test_every_command_has_help_and_is_in_the_readme():
         if f"accord {name}" not in readme:
             missing.append(name)
     assert not missing, f"commands not documented in the README: {missing}"
+
+
+def test_index_snapshot_and_status_show_where_the_snapshot_stands(capsys, tmp_path):
+    hashes = tmp_path / "list.txt"
+    hashes.write_text("".join(f"pdq {i:064x}\n" for i in range(1, 51)))
+    cli(capsys, "bank", "create", "TVEC")
+    cli(capsys, "bank", "import", "TVEC", str(hashes))
+    code, out, _ = cli(capsys, "index", "status")
+    assert code == 0
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert {"signal_type": "pdq", "size": 50, "built_to": 50} in lines
+    assert lines[-1]["feed_seq"] is None  # no snapshot yet
+    code, _, err = cli(capsys, "index", "snapshot")
+    assert code == 0
+    assert "snapshot of 50 PDQ hashes at feed position 50" in err
+    code, out, _ = cli(capsys, "index", "status")
+    assert json.loads(out.splitlines()[-1])["feed_seq"] == 50

@@ -281,19 +281,24 @@ def test_save_and_load_round_trip_without_pickle(tmp_path: Path) -> None:
     index.save(folder)
     names = sorted(p.name for p in folder.iterdir())
     assert names == [
+        "alive.npy",
         "bit_order.npy",
         "hashes.npy",
         "ids.npy",
         "index.json",
         "offsets.npy",
         "perm.npy",
+        "tail_hashes.npy",
+        "tail_ids.npy",
     ]
     for path in folder.glob("*.npy"):
         array = np.load(path, allow_pickle=False)  # raises if anything needed unpickling
         assert array.dtype != object
     header = json.loads((folder / "index.json").read_text())
     assert header["format"] == "accord.pdq_index"
-    assert header["count"] == len(bank)
+    alive = np.load(folder / "alive.npy")
+    assert header["count"] == len(alive)
+    assert int(alive.sum()) + header["tail"] == len(bank)
 
     for mmap in (False, True):
         loaded = PdqIndex.load(folder, mmap=mmap)
@@ -306,12 +311,88 @@ def test_save_and_load_round_trip_without_pickle(tmp_path: Path) -> None:
         assert loaded.query("ab" * 32, 0) == []
 
 
+def test_saving_rebuilds_nothing_and_keeps_every_tier(tmp_path: Path) -> None:
+    """A save writes main as it is (tombstones included) and the smaller tiers as rows;
+    the index saved is not changed, and the loaded one answers exactly alike."""
+    rng = np.random.default_rng(11)
+    bank = _near_duplicate_bank(rng, 3000)
+    keys = list(bank)
+    index = PdqIndex()
+    index.add_arrays(
+        np.asarray(keys[:2000], dtype=np.int64),
+        np.frombuffer(b"".join(bytes.fromhex(bank[k]) for k in keys[:2000]), np.uint8).reshape(
+            -1, 32
+        ),
+    )
+    index.compact()  # 2,000 rows in main
+    index.add(keys[2000:2900], [bank[k] for k in keys[2000:2900]])  # recent
+    index.add(keys[2900:], [bank[k] for k in keys[2900:]])  # buffer
+    index.remove(keys[:300])  # tombstones in main
+    for key in keys[:300]:
+        del bank[key]
+    main, recent, buffered = index._main, index._recent, len(index._buffer_ids)
+    assert main.dead == 300
+    assert len(recent)
+    assert buffered
+
+    index.save(tmp_path / "snap")
+    assert index._main is main
+    assert index._recent is recent
+    assert len(index._buffer_ids) == buffered
+    loaded = PdqIndex.load(tmp_path / "snap")
+    np.testing.assert_array_equal(loaded._main.ids, main.ids)
+    assert loaded._main.dead == 300
+    assert len(loaded) == len(bank)
+    _check(loaded, bank, _queries(bank, rng, 20))
+
+
+def test_a_frozen_copy_keeps_its_rows_while_the_index_changes(tmp_path: Path) -> None:
+    rng = np.random.default_rng(12)
+    bank = _near_duplicate_bank(rng, 2000)
+    keys = list(bank)
+    index = PdqIndex()
+    index.add(keys, [bank[k] for k in keys])
+    index.compact()
+    frozen = index.frozen()
+    # later changes to the index: removals (tombstones), additions, a rebuild
+    index.remove(keys[:100])
+    index.add([10_000_000], ["ab" * 32])
+    index.compact()
+    assert len(frozen) == len(bank)
+    _check(frozen, bank, _queries(bank, rng, 10))
+    frozen.save(tmp_path / "snap")
+    _check(PdqIndex.load(tmp_path / "snap"), bank, _queries(bank, rng, 10))
+    # and the other way round: the copy's changes leave the index alone
+    frozen.remove(keys[100:200])
+    assert [h.id for h in index.query(bank[keys[150]], 0)] == [keys[150]]
+
+
+def test_a_version_1_snapshot_folder_still_loads(tmp_path: Path) -> None:
+    rng = np.random.default_rng(13)
+    bank = _near_duplicate_bank(rng, 1200)
+    index = PdqIndex()
+    index.add(list(bank), list(bank.values()))
+    index.compact()
+    folder = tmp_path / "v1"
+    index.save(folder)
+    for name in ("alive", "tail_ids", "tail_hashes"):
+        (folder / f"{name}.npy").unlink()
+    header = json.loads((folder / "index.json").read_text())
+    del header["tail"]
+    (folder / "index.json").write_text(json.dumps(header | {"version": 1}))
+    _check(PdqIndex.load(folder), bank, _queries(bank, rng, 10))
+    (folder / "index.json").write_text(json.dumps(header | {"version": 3}))
+    with pytest.raises(InvalidInput, match="not a version 1 or 2"):
+        PdqIndex.load(folder)
+
+
 def test_snapshot_with_another_bit_order_stays_exact(tmp_path: Path) -> None:
     """A snapshot written with a different bit shuffle is searched with its own."""
     rng = np.random.default_rng(8)
     bank = _near_duplicate_bank(rng, 1000)  # same layout as the recent tier gets below
     index = PdqIndex()
     index.add(list(bank), list(bank.values()))
+    index.compact()  # every row in main, whose arrays are rewritten below
     folder = tmp_path / "snap"
     index.save(folder)
     keys_by_chunk = np.load(folder / "perm.npy").shape[0]

@@ -398,7 +398,10 @@ app.add_typer(index_app, name="index")
 
 @index_app.command("snapshot")
 def index_snapshot() -> None:
-    """Write the PDQ index as plain arrays under the home, so matchers start in seconds."""
+    """Write the PDQ index as plain arrays under the home, so matchers start in seconds.
+
+    A running service keeps one fresh by itself (ACCORD_SNAPSHOT_CHANGES); this writes one
+    now, waiting while a service process writes its own."""
     accord = get_accord()
     seq = accord.matcher.save_snapshot()
     size = accord.matcher.status("pdq")["pdq"].size
@@ -409,5 +412,8 @@ def index_snapshot() -> None:
 @index_app.command("status")
 def index_status() -> None:
     """Size and feed position of each signal type's index."""
-    for name, s in get_accord().matcher.status().items():
+    matcher = get_accord().matcher
+    for name, s in matcher.status().items():
         typer.echo(json.dumps({"signal_type": name, "size": s.size, "built_to": s.built_to}))
+    snapshot = {"snapshot": str(matcher.snapshot_dir), "feed_seq": matcher.snapshot_seq()}
+    typer.echo(json.dumps(snapshot))

@@ -21,22 +21,35 @@ exactly as for PDQ. :meth:`Matcher.lookup_keypoints` answers from it. The same r
 carry the item's bank-side views (rotate-crop hashes, format ``ORB3``), kept in a
 :class:`BankViewIndex` that follows them the same way and that
 :meth:`Matcher.lookup_bank_views` answers from.
+
+Snapshots: loading 10M PDQ hashes from the database takes minutes, loading them from
+a snapshot (plain ``.npy`` arrays, the id map and the feed position, under
+``$ACCORD_HOME/index``) seconds, then only the feed after it is replayed. The
+follower thread keeps the snapshot fresh by itself (:meth:`Matcher.snapshot_if_due`):
+once the feed has moved on by ``snapshot_changes`` rows and a tenth of the index
+since the snapshot on disk, and nothing has changed for a few seconds (not in the
+middle of a bulk load), one process, the one that takes the folder's lock, writes a
+new one. The index is frozen under the matcher's lock in milliseconds and written
+outside it, so lookups go on meanwhile.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy import func, select
 
 from accord.clock import format_time
@@ -90,6 +103,24 @@ class TypeStatus:
     updated_at: str | None
 
 
+_Ints = Sequence[int] | npt.NDArray[np.integer[Any]]
+
+
+def _ints(values: _Ints, dtype: type[np.integer[Any]]) -> npt.NDArray[Any]:
+    """``values`` (a list, or an array read from a snapshot) as a numpy array."""
+    if isinstance(values, np.ndarray):
+        return values.astype(dtype, copy=False)
+    return np.fromiter(values, dtype=dtype, count=len(values))
+
+
+SNAPSHOT_QUIET_SECONDS = 5.0
+"""A snapshot waits until the feed has been still this long (not during a bulk load)."""
+SNAPSHOT_RETRY_SECONDS = 60.0
+"""A process looks at whether a snapshot is due at most this often."""
+SNAPSHOT_FRACTION = 0.1
+"""...and writes one only once the feed has moved on by this fraction of the index."""
+
+
 class _IdMap:
     """signal id -> (bank id, content id) in two growable int32 arrays (8 bytes a signal)."""
 
@@ -97,18 +128,18 @@ class _IdMap:
         self.bank = np.zeros(1024, dtype=np.int32)
         self.content = np.zeros(1024, dtype=np.int32)
 
-    def set(self, ids: Sequence[int], bank_ids: Sequence[int], content_ids: Sequence[int]) -> None:
+    def set(self, ids: _Ints, bank_ids: _Ints, content_ids: _Ints) -> None:
         if not len(ids):
             return
-        count = len(ids)
-        at = np.fromiter(ids, dtype=np.int64, count=count)
+        at = _ints(ids, np.int64)
         top = int(at.max())
         if top >= len(self.bank):
+            # a new array, never a change in place: a snapshot being written reads the old
             size = max(top + 1, len(self.bank) * 2)
             self.bank = np.resize(self.bank, size)
             self.content = np.resize(self.content, size)
-        self.bank[at] = np.fromiter(bank_ids, dtype=np.int32, count=count)
-        self.content[at] = np.fromiter(content_ids, dtype=np.int32, count=count)
+        self.bank[at] = _ints(bank_ids, np.int32)
+        self.content[at] = _ints(content_ids, np.int32)
 
     def get(self, signal_id: int) -> tuple[int, int]:
         return int(self.bank[signal_id]), int(self.content[signal_id])
@@ -124,11 +155,16 @@ class Matcher:
         *,
         poll_seconds: float = 0.5,
         snapshot_dir: Path | None = None,
+        snapshot_changes: int = 0,
     ) -> None:
         self.db = db
         self.registry = registry
         self.poll_seconds = poll_seconds
         self.snapshot_dir = snapshot_dir
+        self.snapshot_changes = snapshot_changes
+        self._changed_at = time.monotonic()
+        self._snapshot_looked_at = float("-inf")
+        self._snapshot_busy = threading.Lock()
         self._lock = threading.RLock()
         self._indexes: dict[str, SignalIndex] = {}
         self._keypoints = KeypointIndex()
@@ -180,6 +216,11 @@ class Matcher:
                 self.catch_up()
             except Exception:
                 log.exception("matcher failed to follow bank changes; retrying")
+                continue
+            try:
+                self.snapshot_if_due()
+            except Exception:
+                log.exception("matcher failed to write its snapshot; it will try again")
 
     def _new_index(self, signal_type: SignalType) -> SignalIndex:
         """The index a matcher keeps for one type: the multi-index PDQ index for PDQ (exact,
@@ -195,9 +236,19 @@ class Matcher:
         indexes = {t.name: self._new_index(t) for t in self.registry}
         ids = _IdMap()
         snapshot = self._read_snapshot(indexes, ids)
-        skip_pdq = snapshot is not None
         with self.db.snapshot() as conn:
             last = conn.execute(select(func.max(signal_changes.c.seq))).scalar_one() or 0
+            if snapshot is not None and snapshot > last:
+                log.warning(
+                    "ignoring the matcher snapshot in %s: it is at feed position %d, "
+                    "the database only at %d (another or a restored database)",
+                    self.snapshot_dir,
+                    snapshot,
+                    last,
+                )
+                snapshot, ids = None, _IdMap()
+                indexes["pdq"] = self._new_index(self.registry.get("pdq"))
+            skip_pdq = snapshot is not None
             bank_rows = conn.execute(select(banks)).all()
             after = 0
             while True:
@@ -240,39 +291,50 @@ class Matcher:
         self._dirty = snapshot is not None
         self._loaded = True
         self._updated_at = format_time_now()
+        self._changed_at = time.monotonic()
         if snapshot is not None:
             self._catch_up_locked()
 
     # -- snapshots ---------------------------------------------------------------------
 
-    def save_snapshot(self) -> int:
+    def save_snapshot(self, *, wait: bool = True) -> int | None:
         """Write the PDQ index and its id map as plain arrays; returns the feed position.
 
-        Written to a new folder and renamed into place, so a reader sees the old
-        snapshot or the new one, never half of one.
+        The index is frozen under the matcher's lock (milliseconds: the segments' arrays
+        are shared, their tombstones copied) and written outside it, to a new folder
+        renamed into place, so lookups and changes go on meanwhile and a reader sees the
+        old snapshot or the new one, never half of one. One process writes at a time (a
+        lock file beside the folder); with ``wait=False`` this returns None at once when
+        another holds it.
         """
         if self.snapshot_dir is None:
             raise InvalidInput("this matcher has no snapshot folder")
         self.ensure_loaded()
-        with self._lock:
-            self._catch_up_locked()
-            index = self._indexes["pdq"]
-            if not isinstance(index, PdqIndex):
-                raise InvalidInput("the PDQ index of this matcher cannot be snapshotted")
-            target = self.snapshot_dir
-            target.parent.mkdir(parents=True, exist_ok=True)
+        target = self.snapshot_dir
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with _folder_lock(target.with_name(f".{target.name}.lock"), wait=wait) as held:
+            if not held:
+                return None
+            with self._lock:
+                self._catch_up_locked()
+                index = self._indexes["pdq"]
+                if not isinstance(index, PdqIndex):
+                    raise InvalidInput("the PDQ index of this matcher cannot be snapshotted")
+                frozen = index.frozen()
+                bank_of, content_of = self._ids.bank, self._ids.content
+                seq = self._last_seq
+            present = frozen.ids()
             tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
             shutil.rmtree(tmp, ignore_errors=True)
-            index.save(tmp / "pdq")
-            present = index.ids()
-            np.save(tmp / "bank.npy", self._ids.bank[present], allow_pickle=False)
-            np.save(tmp / "content.npy", self._ids.content[present], allow_pickle=False)
+            frozen.save(tmp / "pdq")
+            np.save(tmp / "bank.npy", bank_of[present], allow_pickle=False)
+            np.save(tmp / "content.npy", content_of[present], allow_pickle=False)
             (tmp / "matcher.json").write_text(
                 json.dumps(
                     {
                         "format": "accord-matcher-snapshot",
                         "version": 1,
-                        "feed_seq": self._last_seq,
+                        "feed_seq": seq,
                         "size": int(present.size),
                     }
                 )
@@ -283,7 +345,55 @@ class Matcher:
                 target.rename(old)
             tmp.rename(target)
             shutil.rmtree(old, ignore_errors=True)
-            return self._last_seq
+            return seq
+
+    def snapshot_seq(self) -> int | None:
+        """The feed position of the snapshot on disk (None: there is none)."""
+        if self.snapshot_dir is None:
+            return None
+        try:
+            header = json.loads((self.snapshot_dir / "matcher.json").read_text())
+            return int(header["feed_seq"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def snapshot_due(self) -> bool:
+        """Whether the feed has moved on from the snapshot on disk by ``snapshot_changes``
+        rows and by a tenth of the PDQ index (0 ``snapshot_changes``: never)."""
+        if not self.snapshot_changes or self.snapshot_dir is None or not self._loaded:
+            return False
+        index = self._indexes.get("pdq")
+        size = len(index) if index is not None else 0
+        moved = self._last_seq - (self.snapshot_seq() or 0)
+        return moved >= max(self.snapshot_changes, SNAPSHOT_FRACTION * size)
+
+    def snapshot_if_due(self) -> int | None:
+        """Write a snapshot if one is due and the feed has been still for
+        :data:`SNAPSHOT_QUIET_SECONDS` (the follower thread asks after each poll, at most
+        every :data:`SNAPSHOT_RETRY_SECONDS`); returns its feed position, or None."""
+        now = time.monotonic()
+        if (
+            not self.snapshot_changes
+            or now - self._changed_at < SNAPSHOT_QUIET_SECONDS
+            or now - self._snapshot_looked_at < SNAPSHOT_RETRY_SECONDS
+            or not self._snapshot_busy.acquire(blocking=False)
+        ):
+            return None
+        try:
+            self._snapshot_looked_at = now
+            if not self.snapshot_due():
+                return None
+            started = time.monotonic()
+            seq = self.save_snapshot(wait=False)
+            if seq is not None:
+                log.info(
+                    "matcher snapshot at feed position %d written in %.1f s",
+                    seq,
+                    time.monotonic() - started,
+                )
+            return seq
+        finally:
+            self._snapshot_busy.release()
 
     def _read_snapshot(self, indexes: dict[str, SignalIndex], ids: _IdMap) -> int | None:
         folder = self.snapshot_dir
@@ -301,7 +411,7 @@ class Matcher:
         except (OSError, ValueError, KeyError, InvalidInput) as exc:
             log.warning("ignoring the matcher snapshot in %s: %s", folder, exc)
             return None
-        ids.set(present.tolist(), bank_ids.tolist(), content_ids.tolist())
+        ids.set(present, bank_ids, content_ids)
         indexes["pdq"] = index
         return seq
 
@@ -348,7 +458,7 @@ class Matcher:
                 self._apply_adds(self._indexes, self._ids, columns)
                 # no keypoints: a column import banks hashes only
             self._last_seq = imported.last_seq
-            self._updated_at = format_time_now()
+            self._updated_at = self._changed()
             return True
 
     def catch_up(self) -> int:
@@ -410,8 +520,13 @@ class Matcher:
         if start < len(rows):
             self._apply_run(columns, start, len(rows))
         self._last_seq = int(rows[-1][6])
-        self._updated_at = format_time_now()
+        self._updated_at = self._changed()
         return len(rows)
+
+    def _changed(self) -> str:
+        """Note that the indexes changed now; the time to show as ``updated_at``."""
+        self._changed_at = time.monotonic()
+        return format_time_now()
 
     def _apply_run(self, columns: Sequence[Sequence[Any]], start: int, end: int) -> None:
         """Apply the adds ``start:end`` of the feed's columns, and their keypoints."""
@@ -832,3 +947,19 @@ def format_time_now() -> str:
     from datetime import UTC, datetime
 
     return format_time(datetime.now(UTC))
+
+
+@contextlib.contextmanager
+def _folder_lock(path: Path, *, wait: bool) -> Iterator[bool]:
+    """An exclusive lock on ``path`` between processes (``flock``); yields whether it is
+    held (always with ``wait``). The kernel lets it go if the process dies."""
+    with open(path, "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

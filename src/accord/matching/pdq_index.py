@@ -35,10 +35,13 @@ A segment holds its rows sorted by id (so removal is a binary search), the hashe
 ``(n, 4)`` uint64, and per chunk a permutation of row numbers sorted by chunk key plus
 a table of bucket offsets (``offsets[c, key] .. offsets[c, key + 1]``). Memory is
 about 32 (hash) + 8 (id) + 4·m (permutations) + 1 (alive) bytes per row plus the
-offset tables; at 10M rows the chosen layout (11 chunks of 22 bits) uses about 104
-bytes per hash. Snapshots (:meth:`PdqIndex.save` / :meth:`PdqIndex.load`) are these
-arrays as ``.npy`` files plus a small JSON header, read with ``allow_pickle=False``;
-loading needs no rebuild.
+offset tables; at 10M rows the chosen layout (11 chunks of 23 bits) uses about 122
+bytes per hash. Snapshots (:meth:`PdqIndex.save` / :meth:`PdqIndex.load`) are the main
+segment's arrays as ``.npy`` files, its tombstones and the smaller tiers' rows, plus a
+small JSON header, read with ``allow_pickle=False``; neither saving nor loading
+rebuilds the main segment. :meth:`PdqIndex.frozen` gives a copy that later changes do
+not touch (segments are immutable apart from their tombstones, which it copies), so a
+serving process can save while it goes on taking changes.
 
 The loops (chunk keys, bucket tables, search, scan) are numba kernels in
 :mod:`accord.matching.pdq_kernels`; this module holds the structure around them. It is
@@ -76,7 +79,10 @@ HASH_BITS: Final = 256
 HASH_BYTES: Final = 32
 DEFAULT_THRESHOLD: Final = 31
 SNAPSHOT_FORMAT: Final = "accord.pdq_index"
-SNAPSHOT_VERSION: Final = 1
+SNAPSHOT_VERSION: Final = 2
+"""Version 2 adds the main segment's tombstones and the rows of the smaller tiers
+(``alive.npy``, ``tail_ids.npy``, ``tail_hashes.npy``), so saving never rebuilds;
+version 1 folders (main only, all rows alive) are still read."""
 
 # Tier sizes: the buffer is scanned by brute force on every query; it moves into the
 # recent segment when full, and recent into main when it holds RECENT_MIN_ROWS rows.
@@ -445,6 +451,20 @@ class _Segment:
         self.dead += len(pos)
         return len(pos)
 
+    def with_own_tombstones(self) -> _Segment:
+        """The same segment with a copy of its tombstones (see :meth:`PdqIndex.frozen`)."""
+        copy = _Segment(
+            self.ids,
+            self.words,
+            self.layout,
+            self.perm,
+            self.offsets,
+            self.bit_order,
+            self.alive.copy(),
+        )
+        copy.plans = self.plans
+        return copy
+
     def live_rows(self) -> tuple[I64Array, U8Array]:
         keep = self.alive
         return self.ids[keep], self.words[keep].view(np.uint8).reshape(-1, HASH_BYTES)
@@ -695,19 +715,40 @@ class PdqIndex(SignalIndex):
 
     # -- snapshots ------------------------------------------------------------------------
 
+    def frozen(self) -> PdqIndex:
+        """A copy that later changes to this index do not touch, made in milliseconds.
+
+        Segments never change their arrays, only their tombstones (``alive``), so the
+        copy shares the arrays and copies the tombstones and the buffer: 10 MB at 10M
+        rows. The serving matcher takes one under its lock and saves it outside."""
+        copy = PdqIndex.__new__(PdqIndex)
+        copy.threshold = self.threshold
+        copy._main = self._main.with_own_tombstones()
+        copy._recent = self._recent.with_own_tombstones()
+        copy._buffer_ids = self._buffer_ids.copy()
+        copy._buffer_words = self._buffer_words.copy()
+        return copy
+
     def save(self, path: str | Path) -> None:
-        """Write a snapshot folder: ``.npy`` arrays plus ``index.json`` (compacts first)."""
-        if self._recent.ids.size or self._buffer_ids.size or self._main.dead:
-            self.compact()
+        """Write a snapshot folder: ``.npy`` arrays plus ``index.json``, written last.
+
+        The main segment is written as it is, with its tombstones; the recent segment's
+        and the buffer's live rows are written as rows (at most ~266k of them), which
+        :meth:`load` adds back. Nothing is rebuilt and this index is not changed."""
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
         main = self._main
+        recent_ids, recent_hashes = self._recent.live_rows()
+        buffer_hashes = self._buffer_words.view(np.uint8).reshape(-1, HASH_BYTES)
         arrays: dict[str, npt.NDArray[Any]] = {
             "ids": main.ids,
             "hashes": main.words.view(np.uint8).reshape(-1, HASH_BYTES),
             "perm": main.perm,
             "offsets": main.offsets,
             "bit_order": main.bit_order,
+            "alive": main.alive,
+            "tail_ids": np.concatenate([recent_ids, self._buffer_ids]),
+            "tail_hashes": np.concatenate([recent_hashes, buffer_hashes]),
         }
         for name, array in arrays.items():
             np.save(folder / f"{name}.npy", array, allow_pickle=False)
@@ -716,6 +757,7 @@ class PdqIndex(SignalIndex):
             "version": SNAPSHOT_VERSION,
             "threshold": self.threshold,
             "count": len(main.ids),
+            "tail": len(arrays["tail_ids"]),
             "chunks": main.layout.chunks,
             "width": main.layout.width,
         }
@@ -730,11 +772,12 @@ class PdqIndex(SignalIndex):
             header = json.loads((folder / "index.json").read_text())
         except (OSError, ValueError) as exc:
             raise InvalidInput(f"{folder} holds no readable PDQ index snapshot: {exc}") from None
-        if header.get("format") != SNAPSHOT_FORMAT or header.get("version") != SNAPSHOT_VERSION:
+        version = header.get("version")
+        if header.get("format") != SNAPSHOT_FORMAT or version not in (1, SNAPSHOT_VERSION):
             raise InvalidInput(
-                f"{folder} is not a version {SNAPSHOT_VERSION} {SNAPSHOT_FORMAT} snapshot",
+                f"{folder} is not a version 1 or {SNAPSHOT_VERSION} {SNAPSHOT_FORMAT} snapshot",
                 format=header.get("format"),
-                version=header.get("version"),
+                version=version,
             )
         mode: Any = "r" if mmap else None
 
@@ -751,13 +794,27 @@ class PdqIndex(SignalIndex):
         count = int(header["count"])
         ids, hashes, perm = read("ids"), read("hashes"), read("perm")
         offsets, bit_order = read("offsets"), read("bit_order")
-        expected = {
+        expected: dict[str, tuple[npt.NDArray[Any], Any, tuple[int, ...]]] = {
             "ids": (ids, np.int64, (count,)),
             "hashes": (hashes, np.uint8, (count, HASH_BYTES)),
             "perm": (perm, np.int32, (layout.chunks, count)),
             "offsets": (offsets, np.int32, (layout.chunks, layout.buckets + 1)),
             "bit_order": (bit_order, np.int16, (HASH_BITS,)),
         }
+        if version == 1:
+            alive = np.ones(count, dtype=np.bool_)
+            tail_ids = np.empty(0, dtype=np.int64)
+            tail_hashes = np.empty((0, HASH_BYTES), dtype=np.uint8)
+        else:
+            # tombstones change while serving: always read into memory, never mapped
+            alive = np.array(read("alive"))
+            tail_ids, tail_hashes = read("tail_ids"), read("tail_hashes")
+            tail = int(header["tail"])
+            expected |= {
+                "alive": (alive, np.bool_, (count,)),
+                "tail_ids": (tail_ids, np.int64, (tail,)),
+                "tail_hashes": (tail_hashes, np.uint8, (tail, HASH_BYTES)),
+            }
         for name, (array, dtype, shape) in expected.items():
             if array.dtype != dtype or array.shape != shape:
                 raise InvalidInput(
@@ -776,8 +833,9 @@ class PdqIndex(SignalIndex):
             raise InvalidInput("snapshot arrays do not describe a consistent index")
         index = cls(int(header["threshold"]))
         words = hashes.view(np.uint64).reshape(-1, 4)
-        alive = np.ones(count, dtype=np.bool_)
         index._main = _Segment(ids, words, layout, perm, offsets, bit_order, alive)
+        if len(tail_ids):
+            index.add_arrays(np.asarray(tail_ids), np.asarray(tail_hashes))
         return index
 
     # -- internals ------------------------------------------------------------------------
