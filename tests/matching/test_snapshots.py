@@ -2,7 +2,7 @@
 
 A serving matcher writes a snapshot once the feed has moved on by
 ``snapshot_changes`` rows and a tenth of the index since the one on disk, and only
-after the feed has been still for a while; one process writes at a time (a lock file);
+when no large change (a bulk load's) came for a while; one process writes at a time (a lock file);
 a snapshot from ahead of the database is not trusted.
 """
 
@@ -113,6 +113,27 @@ def test_no_snapshot_while_the_feed_is_moving_or_when_turned_off(service, home, 
     assert not service.matcher.snapshot_due()
     assert service.matcher.snapshot_if_due() is None
     assert not (home / "index" / "matcher.json").exists()
+
+
+@pytest.mark.usefixtures("eager")
+def test_a_trickle_of_changes_does_not_hold_a_snapshot_back(service, home, monkeypatch):
+    """Only a large change (a bulk load's) restarts the wait for a still feed."""
+    monkeypatch.setattr(matcher_module, "SNAPSHOT_BUSY_ROWS", 100)
+    matcher = service.matcher
+    service.banks.add_column("SNAP", "pdq", _hashes(11, N), source="s", actor="t")
+    matcher.catch_up()
+    monkeypatch.setattr(matcher_module, "SNAPSHOT_QUIET_SECONDS", 3600.0)
+    assert matcher.snapshot_if_due() is None  # the bulk load of N rows was just now
+    matcher._changed_at -= 7200  # two hours of single changes since
+    for seed in range(12, 15):
+        service.banks.add_column("SNAP", "pdq", _hashes(seed, 1), source="s", actor="t")
+        matcher.catch_up()
+    assert matcher.snapshot_if_due() == matcher.snapshot_seq()
+    assert _header(home)["size"] == N + 3
+    service.banks.add_column("SNAP", "pdq", _hashes(15, 100), source="s", actor="t")
+    matcher.catch_up()
+    assert matcher.snapshot_due()
+    assert matcher.snapshot_if_due() is None  # a large change: wait for the feed to settle
 
 
 @pytest.mark.usefixtures("eager")

@@ -27,8 +27,9 @@ a snapshot (plain ``.npy`` arrays, the id map and the feed position, under
 ``$ACCORD_HOME/index``) seconds, then only the feed after it is replayed. The
 follower thread keeps the snapshot fresh by itself (:meth:`Matcher.snapshot_if_due`):
 once the feed has moved on by ``snapshot_changes`` rows and a tenth of the index
-since the snapshot on disk, and nothing has changed for a few seconds (not in the
-middle of a bulk load), one process, the one that takes the folder's lock, writes a
+since the snapshot on disk, and no large change has come for a few seconds (not in
+the middle of a bulk load; a trickle of single changes does not hold it back), one
+process, the one that takes the folder's lock, writes a
 new one. The index is frozen under the matcher's lock in milliseconds and written
 outside it, so lookups go on meanwhile.
 """
@@ -114,7 +115,9 @@ def _ints(values: _Ints, dtype: type[np.integer[Any]]) -> npt.NDArray[Any]:
 
 
 SNAPSHOT_QUIET_SECONDS = 5.0
-"""A snapshot waits until the feed has been still this long (not during a bulk load)."""
+"""A snapshot waits until no large change came for this long (not during a bulk load)..."""
+SNAPSHOT_BUSY_ROWS = 1000
+"""...where large is this many feed rows applied at once (a bulk request is 10,000)."""
 SNAPSHOT_RETRY_SECONDS = 60.0
 """A process looks at whether a snapshot is due at most this often."""
 SNAPSHOT_FRACTION = 0.1
@@ -368,7 +371,7 @@ class Matcher:
         return moved >= max(self.snapshot_changes, SNAPSHOT_FRACTION * size)
 
     def snapshot_if_due(self) -> int | None:
-        """Write a snapshot if one is due and the feed has been still for
+        """Write a snapshot if one is due and no large change came for
         :data:`SNAPSHOT_QUIET_SECONDS` (the follower thread asks after each poll, at most
         every :data:`SNAPSHOT_RETRY_SECONDS`); returns its feed position, or None."""
         now = time.monotonic()
@@ -458,7 +461,7 @@ class Matcher:
                 self._apply_adds(self._indexes, self._ids, columns)
                 # no keypoints: a column import banks hashes only
             self._last_seq = imported.last_seq
-            self._updated_at = self._changed()
+            self._updated_at = self._changed(count)
             return True
 
     def catch_up(self) -> int:
@@ -520,12 +523,15 @@ class Matcher:
         if start < len(rows):
             self._apply_run(columns, start, len(rows))
         self._last_seq = int(rows[-1][6])
-        self._updated_at = self._changed()
+        self._updated_at = self._changed(len(rows))
         return len(rows)
 
-    def _changed(self) -> str:
-        """Note that the indexes changed now; the time to show as ``updated_at``."""
-        self._changed_at = time.monotonic()
+    def _changed(self, rows: int) -> str:
+        """Note that ``rows`` changes were applied now; the time to show as ``updated_at``.
+        Only a large change (a bulk load's) restarts the wait for a still feed: a trickle
+        of single changes must not keep a snapshot from ever being written."""
+        if rows >= SNAPSHOT_BUSY_ROWS:
+            self._changed_at = time.monotonic()
         return format_time_now()
 
     def _apply_run(self, columns: Sequence[Sequence[Any]], start: int, end: int) -> None:
