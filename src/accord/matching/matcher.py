@@ -62,6 +62,7 @@ from accord.matching.model import Bank, BankKind, Match, coin_flip
 from accord.matching.pdq_index import PdqIndex
 from accord.matching.robust import BANK_VIEW_THRESHOLD
 from accord.matching.tables import (
+    NOT_PDQ,
     bank_content,
     bank_keypoints,
     bank_signals,
@@ -268,8 +269,8 @@ class Matcher:
                     .order_by(bank_signals.c.id)
                     .limit(_LOAD_BATCH)
                 )
-                if skip_pdq:
-                    query = query.where(bank_signals.c.signal_type != "pdq")
+                if skip_pdq:  # the PDQ index came from the snapshot
+                    query = query.where(NOT_PDQ)
                 rows = fetch_tuples(conn, query)
                 if not rows:
                     break

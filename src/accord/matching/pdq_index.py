@@ -698,7 +698,10 @@ class PdqIndex(SignalIndex):
     def ids(self) -> I64Array:
         """Every live id (sorted)."""
         parts = [s.ids[s.alive] for s in (self._main, self._recent)] + [self._buffer_ids]
-        return np.sort(np.concatenate(parts))
+        parts = [part for part in parts if len(part)]
+        if len(parts) == 1 and parts[0] is not self._buffer_ids:
+            return parts[0]  # a segment's rows are sorted by id: no sort of 10M ids
+        return np.sort(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
 
     def nbytes(self) -> int:
         """Bytes held by the index's arrays (what ``RAM per hash`` is computed from)."""

@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 from accord.store.base import metadata
@@ -77,6 +78,14 @@ bank_signals = Table(
     Column("quality", Integer, nullable=True),
 )
 Index("ix_bank_signals_content_id", bank_signals.c.content_id)
+NOT_PDQ = text("signal_type != 'pdq'")
+"""The signals a matcher reads from the database when its PDQ index came from a snapshot."""
+Index(
+    "ix_bank_signals_not_pdq",
+    bank_signals.c.id,
+    sqlite_where=NOT_PDQ,
+    postgresql_where=NOT_PDQ,
+)
 
 signal_changes = Table(
     "signal_changes",
