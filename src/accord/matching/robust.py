@@ -55,11 +55,14 @@ __all__ = [
     "PLAIN_PDQ_THRESHOLD",
     "ROBUST_THRESHOLD",
     "Match",
+    "Region",
     "View",
     "bank_rotations",
     "bank_view_name",
     "best_match",
     "corner_colour",
+    "framed",
+    "framed_box",
     "hamming",
     "hex_to_bits",
     "pdq_buffer",
@@ -108,6 +111,17 @@ class View(NamedTuple):
     name: str
     pdq_hex: str
     quality: int
+
+
+class Region(NamedTuple):
+    """A region of a query image a view was cut from (``trim`` or ``frame``), in pixels of
+    the full image, and whether the image around it looks like a frame: three of its four
+    outermost lines are mostly of one colour (a screenshot, a meme template, padding,
+    a rotation's fill), not a photograph's edge (see :func:`framed`)."""
+
+    name: str
+    box: tuple[int, int, int, int]
+    framed: bool
 
 
 class Match(NamedTuple):
@@ -485,12 +499,36 @@ def corner_colour(img: Image.Image | NDArray[np.uint8]) -> tuple[int, int, int]:
     return (r, g, b)
 
 
+def framed(small: NDArray[np.uint8], tol: int = 24, share: float = 0.8) -> bool:
+    """Whether an image (its reduced copy) sits in a frame: at least three of its four
+    outermost lines have ``share`` of their pixels within ``tol`` of the line's median
+    colour. A screenshot's or a meme template's canvas, padding and a rotation's fill
+    corners are; a photograph's edges (even a crop of sky) rarely on three sides."""
+    arr = np.asarray(small, dtype=np.int16)
+    plain = 0
+    for line in (arr[0], arr[-1], arr[:, 0], arr[:, -1]):
+        close = _channel_max(np.abs(line - _median_colour(line))) <= tol
+        plain += int(np.count_nonzero(close) >= share * close.shape[0])
+    return plain >= 3
+
+
+def framed_box(regions: Sequence[Region]) -> tuple[int, int, int, int] | None:
+    """The box of the picture inside a frame, for the keypoint step's second look: the
+    ``frame`` region of an image that sits in a frame (:func:`framed`), else ``None``."""
+    for region in regions:
+        if region.name == "frame" and region.framed:
+            return region.box
+    return None
+
+
 def robust_views(
     image: Image.Image | NDArray[np.uint8],
     *,
     rotations: Iterable[float] = _ROTATIONS,
     orient_regions: bool = True,
     plain: tuple[str, int] | None = None,
+    coarse: bool = False,
+    regions: list[Region] | None = None,
 ) -> list[View]:
     """The PDQ views of a decoded RGB image to look up against plain PDQ banks.
 
@@ -510,6 +548,13 @@ def robust_views(
     ``plain``: the image's PDQ hex and quality when the caller has hashed it
     already (the lookup has: the signal registry hashed the upload), so that it is
     not hashed twice.
+    ``coarse``: also hash each region as found on the 128-px copy, before it is made
+    exact at full resolution (``trim:coarse``, ``frame:coarse``; one view each, only when
+    the two boxes differ by 4 pixels or more): JPEG's 8 x 8 blocks smear a picture's
+    edge into the frame around it, and the exact edge then lands a block off (the
+    image lookup asks them; video frames do not).
+    ``regions``: when a list is given, the regions found (:class:`Region`) are
+    appended to it, for the keypoint step's second look inside a frame.
     """
     # the pixels as one array; every reduction below is an area average of it
     # (OpenCV's INTER_AREA, :func:`_area`), with no copy into Pillow's storage
@@ -545,8 +590,21 @@ def robust_views(
             views.append(View(name, *_hash(buf)))
 
     small = _reduced_array(work, _DETECT_SIDE)
-    add_region("trim", img, _refine(img, _trim_box(small, ratio=0.97, tol=24, passes=1), small))
-    add_region("frame", img, _refine(img, _salient_box(small), small))
+    is_framed = framed(small) if regions is not None else False
+    for name, found in (
+        ("trim", _trim_box(small, ratio=0.97, tol=24, passes=1)),
+        ("frame", _salient_box(small)),
+    ):
+        exact = _refine(img, found, small)
+        add_region(name, img, exact)
+        if regions is not None and exact is not None:
+            regions.append(Region(name, exact, is_framed))
+        rough = _scaled(found, small, img) if coarse else None
+        if rough is not None and not any(
+            max(abs(a - b) for a, b in zip(rough, s, strict=True)) < 4 for s in seen
+        ):
+            seen.append(rough)
+            views.append(View(f"{name}:coarse", *_hash(_area(img, (_BUFFER, _BUFFER), rough))))
 
     angle = rotation_angle(work)
     if angle is not None:
