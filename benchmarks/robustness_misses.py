@@ -6,7 +6,8 @@ Same tiles, bank and transforms as ``benchmarks/robustness.py`` (its loader and
 cache; seed 7). For every banked tile whose transformed copy neither a PDQ view
 (at ``ROBUST_THRESHOLD``; with the coarse region views since session 7), nor a
 bank-side view (the banked tiles' rotate-crops, at ``BANK_VIEW_THRESHOLD``), nor the
-keypoint step (``MIN_INLIERS``; with the second look inside a frame) matches, it
+keypoint step (``MIN_INLIERS``; a framed query's picture first, then its whole image)
+matches, it
 reports the stage that lost it, and the query's distance to its tile's nearest
 bank-side view:
 
@@ -85,20 +86,20 @@ def main() -> None:
                 continue
             own_turned = robust.best_match(views, turned[idx])
             turned_distance = own_turned.distance if own_turned is not None else 256
-            q = keypoints.extract_query(arr)
-            hits = points.query(q, keypoints.MIN_INLIERS)
-            if hits and hits[0].id == idx:
-                continue
             box = robust.framed_box(regions)
             second = ""
-            if not hits and box is not None:  # the second look, inside the frame
+            if box is not None:  # the service's first look for a framed query: its picture
                 inside = keypoints.extract_query(arr[box[1] : box[3], box[0] : box[2]])
                 hits = points.query(inside, keypoints.MIN_INLIERS)
                 if hits and hits[0].id == idx:
                     continue
                 own_side = max(keypoints.verify(inside, s) for s in (features[idx],
                                features[idx].mirror or features[idx]))  # fmt: skip
-                second = f"; second look {own_side} inliers"
+                second = f"; framed picture's look {own_side} inliers"
+            q = keypoints.extract_query(arr, fill=box is None)
+            hits = points.query(q, keypoints.MIN_INLIERS)
+            if hits and hits[0].id == idx:
+                continue
             nearest = robust.best_match(views, bank[[i for i in range(half) if i != idx]])
             candidates = points.candidates(q)
             ids = [c for c, _ in candidates]

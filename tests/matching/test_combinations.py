@@ -1,6 +1,6 @@
 """Combinations of two edits (session 7): a picture inside a screenshot and then captioned,
 whose screenshot text pulls the keypoint votes to text-rich banked items, is matched by
-the second keypoint look inside the frame; an unrelated picture in the same screenshot
+the keypoint look at the framed picture alone; an unrelated picture in the same screenshot
 is not. Also the coarse region views and the bicubic enlargement of small queries.
 
 The pictures are generated (see tests/matching/test_keypoints.py); the benchmark's
@@ -83,7 +83,7 @@ def _bank(accord, image: Image.Image) -> int:
     )
 
 
-def test_a_framed_and_captioned_picture_is_matched_by_the_second_look(accord) -> None:
+def test_a_framed_and_captioned_picture_is_matched_by_the_look_inside_the_frame(accord) -> None:
     accord.banks.create_bank("TCOMBO", actor="t")
     for i in range(4):  # text-rich banked items: the screenshot's text votes for them
         _bank(accord, page(100 + i))

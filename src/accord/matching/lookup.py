@@ -10,10 +10,10 @@ when none matched, the same views against the bank-side views of items banked fr
 their media (their rotate-crops, :func:`accord.matching.robust.bank_rotations`; reported
 as ``pdq`` matches with ``detail["rotation"]``); and, only when still nothing matched
 and some banked items have local features, the image's keypoints verified against
-them (result type ``keypoints``, :mod:`accord.matching.keypoints`), and when that finds
-nothing and the image sits in a frame (a screenshot, a meme template, a rotation's
-fill), a second look with the framed picture's own keypoints, described at full
-scale. Banking from media keeps those features beside the item
+them (result type ``keypoints``, :mod:`accord.matching.keypoints`); when the image sits
+in a frame (a screenshot, a meme template, a rotation's fill), the framed picture's own
+keypoints, described at full scale, are looked at first, then the whole image's.
+Banking from media keeps those features beside the item
 (:meth:`LookupService.hash_to_bank`). Videos likewise: robust vPDQ
 (:mod:`accord.matching.video`), then, when no bank video matched and some banked videos
 have keyframes' features, the query's frames verified against them in time order
@@ -141,10 +141,12 @@ class LookupService:
         banks: list[str] | None,
         bypass_coinflip: bool,
     ) -> LookupResult:
-        """The image's keypoints against banked items' features; when nothing matched and
-        the image sits in a frame, a second look with the framed picture's own keypoints
-        (cut out and described at full scale: inside a screenshot or a meme the picture
-        is small and the frame's text takes the votes)."""
+        """The image's keypoints against banked items' features. An image that sits in a
+        frame (a screenshot, a meme template, padding, a rotation's fill) has two looks:
+        first the framed picture alone, cut out and described at full scale (inside a
+        screenshot the picture is small and the frame's text takes the votes), then,
+        when that finds nothing, the whole image without the fill keypoints (the fill
+        is for a picture beside text, which the first look has described already)."""
 
         def look(query: keypoints.Features) -> LookupResult:
             return self.matcher.lookup_keypoints(
@@ -154,13 +156,15 @@ class LookupService:
                 bypass_coinflip=bypass_coinflip,
             )
 
-        result = look(keypoints.extract_query(pixels))
         box = framed_box(regions)
-        if result.matches or result.suppressed_by or box is None:
-            return result
+        if box is None:
+            return look(keypoints.extract_query(pixels))
         left, top, right, bottom = box
-        second = look(keypoints.extract_query(pixels[top:bottom, left:right]))
-        return second if second.matches or second.suppressed_by else result
+        inside = look(keypoints.extract_query(pixels[top:bottom, left:right]))
+        if inside.matches or inside.suppressed_by:
+            return inside
+        whole = look(keypoints.extract_query(pixels, fill=False))
+        return whole if whole.matches or whole.suppressed_by else inside
 
     def _match_video(
         self,
