@@ -501,15 +501,21 @@ def corner_colour(img: Image.Image | NDArray[np.uint8]) -> tuple[int, int, int]:
 
 def framed(small: NDArray[np.uint8], tol: int = 24, share: float = 0.8) -> bool:
     """Whether an image (its reduced copy) sits in a frame: at least three of its four
-    outermost lines have ``share`` of their pixels within ``tol`` of the line's median
-    colour. A screenshot's or a meme template's canvas, padding and a rotation's fill
-    corners are; a photograph's edges (even a crop of sky) rarely on three sides."""
+    outermost lines have ``share`` of their pixels within ``tol`` of one colour, the same
+    for the three. A screenshot's or a meme template's canvas and a rotation's fill
+    corners are; a photograph's edges are not, even smooth ones (sky above, ground below:
+    each line plain, but not of one colour)."""
     arr = np.asarray(small, dtype=np.int16)
-    plain = 0
+    plain: list[NDArray[np.int16]] = []
     for line in (arr[0], arr[-1], arr[:, 0], arr[:, -1]):
-        close = _channel_max(np.abs(line - _median_colour(line))) <= tol
-        plain += int(np.count_nonzero(close) >= share * close.shape[0])
-    return plain >= 3
+        colour = _median_colour(line)
+        close = _channel_max(np.abs(line - colour)) <= tol
+        if np.count_nonzero(close) >= share * close.shape[0]:
+            plain.append(colour)
+    return any(
+        sum(int(_channel_max(np.abs(other - colour)) <= tol) for other in plain) >= 3
+        for colour in plain
+    )
 
 
 def framed_box(regions: Sequence[Region]) -> tuple[int, int, int, int] | None:
