@@ -461,7 +461,7 @@ def main() -> None:
                 for pixels, fill in plan:
                     if inliers >= keypoints.MIN_INLIERS:
                         break
-                    features = keypoints.extract_query(pixels, fill=fill)
+                    features = keypoints.extract_query(pixels, fill=fill, sharp=True)
                     looks.append(features)
                     hits = points.query(features, 1)
                     if hits and hits[0].inliers > inliers:

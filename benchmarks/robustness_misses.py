@@ -89,14 +89,14 @@ def main() -> None:
             box = robust.framed_box(regions)
             second = ""
             if box is not None:  # the service's first look for a framed query: its picture
-                inside = keypoints.extract_query(arr[box[1] : box[3], box[0] : box[2]])
+                inside = keypoints.extract_query(arr[box[1] : box[3], box[0] : box[2]], sharp=True)
                 hits = points.query(inside, keypoints.MIN_INLIERS)
                 if hits and hits[0].id == idx:
                     continue
                 own_side = max(keypoints.verify(inside, s) for s in (features[idx],
                                features[idx].mirror or features[idx]))  # fmt: skip
                 second = f"; framed picture's look {own_side} inliers"
-            q = keypoints.extract_query(arr, fill=box is None)
+            q = keypoints.extract_query(arr, fill=box is None, sharp=True)
             hits = points.query(q, keypoints.MIN_INLIERS)
             if hits and hits[0].id == idx:
                 continue

@@ -94,7 +94,7 @@ def test_a_framed_and_captioned_picture_is_matched_by_the_look_inside_the_frame(
     # the first look alone (the whole query's keypoints) does not find it: its text's
     # corners take the votes, and the picture is not among the candidates verified
     first = accord.matcher.lookup_keypoints(
-        keypoints.extract_query(pixels), min_inliers=keypoints.MIN_INLIERS
+        keypoints.extract_query(pixels, sharp=True), min_inliers=keypoints.MIN_INLIERS
     )
     assert first.matches == []
     regions: list[robust.Region] = []
@@ -146,8 +146,9 @@ def test_coarse_views_only_add_to_the_views(seed: int) -> None:
 
 
 def test_a_small_query_is_enlarged_bicubically() -> None:
-    """A quarter-size copy is enlarged 4x to the working side: bicubically for queries
-    (its corners kept), bilinearly as before for banked images."""
+    """A quarter-size copy is enlarged 4x to the working side: bicubically for image
+    queries (``sharp=True``: its corners kept), bilinearly as before for banked images
+    and video frames."""
     picture = textured(7100)
     small = np.asarray(picture.resize((96, 72), Image.Resampling.BOX))
     sharp = keypoints._gray(small, sharp=True)
@@ -158,5 +159,5 @@ def test_a_small_query_is_enlarged_bicubically() -> None:
     mid = np.asarray(picture.resize((300, 225), Image.Resampling.BOX))
     assert np.array_equal(keypoints._gray(mid, sharp=True), keypoints._gray(mid))
     banked = keypoints.extract(np.asarray(picture))
-    query = keypoints.extract_query(small)
+    query = keypoints.extract_query(small, sharp=True)
     assert keypoints.verify(query, banked) >= keypoints.MIN_INLIERS

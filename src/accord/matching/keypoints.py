@@ -148,17 +148,22 @@ def extract(
     return Features(features.xy, features.descriptors, features.width, features.height, flipped)
 
 
-def extract_query(pixels: npt.NDArray[np.uint8], *, fill: bool = True) -> Features:
+def extract_query(
+    pixels: npt.NDArray[np.uint8], *, fill: bool = True, sharp: bool = False
+) -> Features:
     """A query image's keypoints: :data:`QUERY_FEATURES`, plus :data:`QUERY_FILL` from its weak
     cells (``fill=False``: none; a framed query's whole image, whose picture has a look
     of its own). (No mirror side: banked images keep theirs.)
 
-    A small query (a copy resized to a quarter, a picture cut out of a frame) is
-    enlarged to the working scale bicubically when that is :data:`SHARP_UPSCALE` times
-    or more: a bilinear enlargement that large blurs away corners the banked original
-    has (a crop resized to a quarter: 10 inliers bilinear, 19 bicubic).
+    With ``sharp`` (the image lookup; video frames keep the bilinear enlargement they
+    were measured with), a small query (a copy resized to a quarter, a picture cut out
+    of a frame) is enlarged to the working scale bicubically when that is
+    :data:`SHARP_UPSCALE` times or more: a bilinear enlargement that large blurs away
+    corners the banked original has (a crop resized to a quarter: 10 inliers bilinear,
+    19 bicubic).
     """
-    return _extract_gray(_gray(pixels, sharp=True), QUERY_FEATURES, QUERY_FILL if fill else 0)
+    gray = _gray(pixels, sharp=sharp)
+    return _extract_gray(gray, QUERY_FEATURES, QUERY_FILL if fill else 0)
 
 
 def _orb(max_features: int, fast: int) -> Any:

@@ -158,12 +158,12 @@ class LookupService:
 
         box = framed_box(regions)
         if box is None:
-            return look(keypoints.extract_query(pixels))
+            return look(keypoints.extract_query(pixels, sharp=True))
         left, top, right, bottom = box
-        inside = look(keypoints.extract_query(pixels[top:bottom, left:right]))
+        inside = look(keypoints.extract_query(pixels[top:bottom, left:right], sharp=True))
         if inside.matches or inside.suppressed_by:
             return inside
-        whole = look(keypoints.extract_query(pixels, fill=False))
+        whole = look(keypoints.extract_query(pixels, fill=False, sharp=True))
         return whole if whole.matches or whole.suppressed_by else inside
 
     def _match_video(
