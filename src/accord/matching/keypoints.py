@@ -16,7 +16,8 @@ Data flow::
         appended, format ORB3 (--unpack_rotations()--> (angle, PDQ hex) pairs)
     query RGB pixels --extract_query()--> Features (500 spread keypoints, plus up to
         250 "fill" keypoints from the grid cells that text beside a smooth picture
-        left empty)
+        left empty; image lookups enlarge a small query bicubically, and describe a
+        framed query's picture alone first: accord.matching.lookup)
     query Features + one banked side --verify()--> inliers (int)
 
 Everything is in the coordinates of the image scaled so that its longer side is

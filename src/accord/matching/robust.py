@@ -15,6 +15,7 @@ Data flow::
                     ├─► 64x64 area-average ─► the 7 other orientations (mirror, 90° turns)
                     ├─► border trim (padding, letterbox, borders of one colour), exact at full size
                     ├─► salient rectangle (image inside a screenshot or meme frame), exact too
+                    │     (image lookups: each region also as found on the 128-px copy, "coarse")
                     └─► angle measured from filled corners ─► turned back (small rotations)
               each region ─► 64x64 area-average ─► pdqhash ─► (view name, hex, quality)
 
@@ -115,9 +116,9 @@ class View(NamedTuple):
 
 class Region(NamedTuple):
     """A region of a query image a view was cut from (``trim`` or ``frame``), in pixels of
-    the full image, and whether the image around it looks like a frame: three of its four
-    outermost lines are mostly of one colour (a screenshot, a meme template, padding,
-    a rotation's fill), not a photograph's edge (see :func:`framed`)."""
+    the full image, and whether the image sits in a frame: three of its four outermost
+    lines mostly of one colour (a screenshot, a meme template, a border all round, a
+    rotation's fill), not a photograph's edges (see :func:`framed`)."""
 
     name: str
     box: tuple[int, int, int, int]
@@ -519,8 +520,9 @@ def framed(small: NDArray[np.uint8], tol: int = 24, share: float = 0.8) -> bool:
 
 
 def framed_box(regions: Sequence[Region]) -> tuple[int, int, int, int] | None:
-    """The box of the picture inside a frame, for the keypoint step's second look: the
-    ``frame`` region of an image that sits in a frame (:func:`framed`), else ``None``."""
+    """The box of the picture inside a frame, for the keypoint step's look at that picture
+    alone: the ``frame`` region of an image that sits in a frame (:func:`framed`), else
+    ``None``."""
     for region in regions:
         if region.name == "frame" and region.framed:
             return region.box
@@ -560,7 +562,7 @@ def robust_views(
     edge into the frame around it, and the exact edge then lands a block off (the
     image lookup asks them; video frames do not).
     ``regions``: when a list is given, the regions found (:class:`Region`) are
-    appended to it, for the keypoint step's second look inside a frame.
+    appended to it, for the keypoint step's look at a framed picture alone.
     """
     # the pixels as one array; every reduction below is an area average of it
     # (OpenCV's INTER_AREA, :func:`_area`), with no copy into Pillow's storage
