@@ -33,6 +33,15 @@ when it is banked, kept beside its keypoints), against every view of the query a
 ``BANK_VIEW_THRESHOLD``; a hit skips the keypoint step. The same run also reports
 the pipeline without them (``before``: views, then keypoints), and how close the
 query views came to *other* tiles' bank-side views (the precision margin).
+
+Since session 7 ``accord+kp`` also asks the **coarse region views** (each trim or
+frame region as found on the 128-px copy, when its exact edge moved: JPEG blocks
+smear a picture's edge) and, when the first keypoint look finds nothing and the
+query sits in a frame (``robust.framed``), **two keypoint looks**: the framed
+picture's own keypoints (``robust.framed_box``), then the whole image's without the
+fill; small queries are enlarged bicubically. The run also replays the session-6
+pipeline on the same queries (``session 6``: no coarse views, one bilinear look)
+for recall and cost in the same run.
 """
 
 from __future__ import annotations
@@ -348,6 +357,13 @@ def main() -> None:
     plain_seconds_unbanked = 0.0
     kp_asked = 0
     kp_asked_before = 0
+    # session 7: the session-6 pipeline replayed on the same queries, and the framed looks
+    s6_outcomes: list[KpOutcome] = []
+    s6_seconds = 0.0
+    s6_seconds_unbanked = 0.0
+    framed_looks = 0
+    framed_looks_unbanked = 0
+    framed_other: list[int] = []  # most inliers an unrelated candidate reached, framed queries
 
     plain = Method("plain PDQ")
     accord = Method("accord views")
@@ -378,7 +394,29 @@ def main() -> None:
                 plain_seconds_unbanked += plain_spent
 
             s = time.perf_counter()
-            views = robust.robust_views(arr)
+            s6_views = robust.robust_views(arr)
+            s6_m = robust.best_match(s6_views, bank)
+            s6_views_seconds = time.perf_counter() - s
+            assert s6_m is not None
+            s6_by_views = s6_m.distance <= robust.ROBUST_THRESHOLD
+            s6_by_bank, s6_bank_correct = False, False
+            s = time.perf_counter()
+            if not s6_by_views:
+                s6_found = [
+                    h
+                    for hits in rot_index.query_many(
+                        [v.pdq_hex for v in s6_views], robust.BANK_VIEW_THRESHOLD
+                    )
+                    for h in hits
+                ]
+                if s6_found:
+                    s6_hit = min(s6_found, key=lambda h: (h.distance, h.id))
+                    s6_by_bank, s6_bank_correct = True, positive and s6_hit.id == idx
+            s6_views_seconds += time.perf_counter() - s
+
+            s = time.perf_counter()
+            regions: list[robust.Region] = []
+            views = robust.robust_views(arr, coarse=True, regions=regions)
             m = robust.best_match(views, bank)
             views_seconds = time.perf_counter() - s
             accord.seconds += views_seconds
@@ -406,25 +444,59 @@ def main() -> None:
             near = robust.best_match(views, rot_bank[others])
             rot_nearest_unrelated.append(near.distance if near is not None else 256)
             inliers, kp_correct = 0, False
+            looks: list[keypoints.Features] = []
+            box = robust.framed_box(regions)
             s = time.perf_counter()
             if not by_views:
                 kp_asked_before += 1
                 kp_asked += not by_bank
-                features = keypoints.extract_query(arr)
-                hits = points.query(features, 1)
-                if hits:
-                    inliers, kp_correct = hits[0].inliers, positive and hits[0].id == idx
+                # the service's looks: a framed query's picture (with the fill), then its
+                # whole image (without); any other query's whole image (with the fill)
+                plan = [(arr, True)]
+                if box is not None:
+                    left, top, right, bottom = box
+                    plan = [(arr[top:bottom, left:right], True), (arr, False)]
+                    framed_looks += 1
+                    framed_looks_unbanked += not positive
+                for pixels, fill in plan:
+                    if inliers >= keypoints.MIN_INLIERS:
+                        break
+                    features = keypoints.extract_query(pixels, fill=fill, sharp=True)
+                    looks.append(features)
+                    hits = points.query(features, 1)
+                    if hits and hits[0].inliers > inliers:
+                        inliers, kp_correct = hits[0].inliers, positive and hits[0].id == idx
             kp_spent = time.perf_counter() - s
+            # session 6 replayed: its views, bank-side views, then one look at the whole
+            # image as it was described then (bilinear enlargement, the fill)
+            s6_inliers, s6_kp_correct = 0, False
+            s = time.perf_counter()
+            if not s6_by_views and not s6_by_bank:
+                old = keypoints.extract(arr, keypoints.QUERY_FEATURES, fill=keypoints.QUERY_FILL)
+                hits = points.query(old, 1)
+                if hits:
+                    s6_inliers, s6_kp_correct = hits[0].inliers, positive and hits[0].id == idx
+            s6_spent = s6_views_seconds + time.perf_counter() - s
+            s6_seconds += s6_spent
+            if not positive:
+                s6_seconds_unbanked += s6_spent
+            s6_outcomes.append(
+                KpOutcome(family, positive, s6_by_views, positive and s6_m.row == idx,
+                          s6_inliers, s6_kp_correct, 0, s6_by_bank, s6_bank_correct)
+            )  # fmt: skip
             spent = views_seconds + bank_seconds + (0.0 if by_bank else kp_spent)
             before_seconds += views_seconds + kp_spent
             if not positive:
                 before_seconds_unbanked += views_seconds + kp_spent
             other = 0
             if not by_views:  # not timed: the margin over every unrelated candidate
-                for cid, side in points.candidates(features):
-                    if cid != idx or not positive:
-                        got = keypoints.verify(features, banked_sides[cid][side])
-                        other = max(other, got)
+                for look in looks:
+                    for cid, side in points.candidates(look):
+                        if cid != idx or not positive:
+                            got = keypoints.verify(look, banked_sides[cid][side])
+                            other = max(other, got)
+                if box is not None:
+                    framed_other.append(other)
             kp_seconds += spent
             if not positive:
                 kp_seconds_unbanked += spent
@@ -486,6 +558,51 @@ def main() -> None:
         before_seconds_unbanked, plain_seconds_unbanked), kp_asked_before, per_tile,
         bank_views_ms,
     )  # fmt: skip
+    report_session7(
+        kp_outcomes, s6_outcomes, plain, (kp_seconds, kp_seconds_unbanked, s6_seconds,
+        s6_seconds_unbanked, plain_seconds_unbanked), (framed_looks, framed_looks_unbanked),
+        framed_other,
+    )  # fmt: skip
+
+
+def report_session7(
+    outcomes: list[KpOutcome],
+    s6: list[KpOutcome],
+    plain: Method,
+    seconds: tuple[float, float, float, float, float],
+    looks: tuple[int, int],
+    framed_other: list[int],
+) -> None:
+    """Session 7 against the session-6 pipeline replayed on the same queries."""
+    shipped = keypoints.MIN_INLIERS
+    print()
+    print("session 7 (coarse region views, a framed query's picture looked at alone, bicubic "
+          "enlargement of small queries) against the session-6 pipeline, same queries")  # fmt: skip
+    cols = (("family", 12), ("session 6", 10), ("session 7", 10))
+    print("  ".join(f"{c:>{w}}" for c, w in cols) + f"   (recall %, kp >= {shipped})")
+    for fam in [*transforms.FAMILIES, None]:
+        print(f"{fam or 'overall':>12}  {kp_recall(s6, shipped, fam) * 100:>10.1f}"
+              f"  {kp_recall(outcomes, shipped, fam) * 100:>10.1f}")  # fmt: skip
+    print(f"{'precision':>12}  {kp_precision(s6, shipped) * 100:>10.2f}"
+          f"  {kp_precision(outcomes, shipped) * 100:>10.2f}")  # fmt: skip
+    for name, group in (("session 6", s6), ("session 7", outcomes)):
+        ok = [o.family for o in group if o.positive and not (o.matched(shipped)
+              and o.correct(shipped))]  # fmt: skip
+        families_ok = sum(kp_recall(group, shipped, f) >= 0.95 for f in transforms.FAMILIES)
+        print(f"{name}: {len(ok)} banked queries missed, {families_ok} of "
+              f"{len(transforms.FAMILIES)} families >= 95%")  # fmt: skip
+    print(f"framed queries at the keypoint step (the picture's look, then the whole "
+          f"image's): {looks[0]} ({looks[1]} unbanked); most inliers an unrelated candidate "
+          f"reached in their looks: {sorted(framed_other)[-8:]}")  # fmt: skip
+    queries = len(outcomes)
+    unbanked = sum(not o.positive for o in outcomes)
+    kp_s, kp_su, s6_s, s6_su, plain_u = seconds
+    ms_p, ms_pu = plain.seconds / queries * 1000, plain_u / unbanked * 1000
+    print(f"{'query cost':>12}  {'all':>9}  {'unbanked':>9}   (ms, ratio to plain PDQ)")
+    print(f"{'plain PDQ':>12}  {ms_p:>9.2f}  {ms_pu:>9.2f}")
+    for name, a, u in (("session 6", s6_s, s6_su), ("session 7", kp_s, kp_su)):
+        ms_a, ms_u = a / queries * 1000, u / unbanked * 1000
+        print(f"{name:>12}  {ms_a:>9.2f}  {ms_u:>9.2f}   {ms_a / ms_p:.2f}x  {ms_u / ms_pu:.2f}x")
 
 
 def report_keypoints(

@@ -4,8 +4,10 @@ Run: ``.venv/bin/python benchmarks/robustness_misses.py [--families rotate_crop,
 
 Same tiles, bank and transforms as ``benchmarks/robustness.py`` (its loader and
 cache; seed 7). For every banked tile whose transformed copy neither a PDQ view
-(at ``ROBUST_THRESHOLD``), nor a bank-side view (the banked tiles' rotate-crops, at
-``BANK_VIEW_THRESHOLD``), nor the keypoint step (``MIN_INLIERS``) matches, it
+(at ``ROBUST_THRESHOLD``; with the coarse region views since session 7), nor a
+bank-side view (the banked tiles' rotate-crops, at ``BANK_VIEW_THRESHOLD``), nor the
+keypoint step (``MIN_INLIERS``; a framed query's picture first, then its whole image)
+matches, it
 reports the stage that lost it, and the query's distance to its tile's nearest
 bank-side view:
 
@@ -74,7 +76,8 @@ def main() -> None:
                 family, tiles[idx], np.random.default_rng([args.seed, idx, fi])
             )
             arr = np.asarray(query)
-            views = robust.robust_views(arr)
+            regions: list[robust.Region] = []
+            views = robust.robust_views(arr, coarse=True, regions=regions)
             m = robust.best_match(views, bank)
             if m is not None and m.distance <= robust.ROBUST_THRESHOLD and m.row == idx:
                 continue
@@ -83,10 +86,21 @@ def main() -> None:
                 continue
             own_turned = robust.best_match(views, turned[idx])
             turned_distance = own_turned.distance if own_turned is not None else 256
-            q = keypoints.extract_query(arr)
+            box = robust.framed_box(regions)
+            second = ""
+            if box is not None:  # the service's first look for a framed query: its picture
+                inside = keypoints.extract_query(arr[box[1] : box[3], box[0] : box[2]], sharp=True)
+                hits = points.query(inside, keypoints.MIN_INLIERS)
+                if hits and hits[0].id == idx:
+                    continue
+                own_side = max(keypoints.verify(inside, s) for s in (features[idx],
+                               features[idx].mirror or features[idx]))  # fmt: skip
+                second = f"; framed picture's look {own_side} inliers"
+            q = keypoints.extract_query(arr, fill=box is None, sharp=True)
             hits = points.query(q, keypoints.MIN_INLIERS)
             if hits and hits[0].id == idx:
                 continue
+            nearest = robust.best_match(views, bank[[i for i in range(half) if i != idx]])
             candidates = points.candidates(q)
             ids = [c for c, _ in candidates]
             own = features[idx]
@@ -107,6 +121,8 @@ def main() -> None:
             print(f"{family:>11} tile {idx:3d} {cause:>13}: query {len(q):3d} keypoints, "
                   f"banked {len(own):3d}; candidate rank {rank:2d}; {pairs:3d} pairs, "
                   f"{inliers:2d} inliers against it; bank-side view at {turned_distance}; "
+                  f"own view at {m.distance if m is not None and m.row == idx else '-'}, "
+                  f"nearest other {nearest.distance if nearest else '-'}{second}; "
                   f"{desc}")  # fmt: skip
     print()
     for family in families:

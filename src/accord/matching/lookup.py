@@ -9,10 +9,12 @@ Photos are matched robustly: every PDQ view of the image (:mod:`accord.matching.
 when none matched, the same views against the bank-side views of items banked from
 their media (their rotate-crops, :func:`accord.matching.robust.bank_rotations`; reported
 as ``pdq`` matches with ``detail["rotation"]``); and, only when still nothing matched
-and some banked items have local features, the
-image's keypoints verified against them (result type ``keypoints``,
-:mod:`accord.matching.keypoints`). Banking from media keeps those features beside
-the item (:meth:`LookupService.hash_to_bank`). Videos likewise: robust vPDQ
+and some banked items have local features, the image's keypoints verified against
+them (result type ``keypoints``, :mod:`accord.matching.keypoints`); when the image sits
+in a frame (a screenshot, a meme template, a rotation's fill), the framed picture's own
+keypoints, described at full scale, are looked at first, then the whole image's.
+Banking from media keeps those features beside the item
+(:meth:`LookupService.hash_to_bank`). Videos likewise: robust vPDQ
 (:mod:`accord.matching.video`), then, when no bank video matched and some banked videos
 have keyframes' features, the query's frames verified against them in time order
 (result type ``keypoints``, :mod:`accord.matching.video_keypoints`).
@@ -23,11 +25,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
+import numpy as np
+import numpy.typing as npt
+
 from accord.fetch import FetchPolicy, fetch
 from accord.matching import keypoints, video_keypoints
 from accord.matching.matcher import LookupResult, Matcher
 from accord.matching.model import Match
-from accord.matching.robust import bank_rotations, robust_views
+from accord.matching.robust import Region, bank_rotations, framed_box, robust_views
 from accord.matching.video import FrameViews, explained, frame_views, stages, vpdq_of
 from accord.signals.base import ContentType, Hashed
 from accord.signals.media import DecodedImage, MediaLimits
@@ -83,18 +88,22 @@ class LookupService:
         plain: Hashed,
         banks: list[str] | None,
         bypass_coinflip: bool,
+        regions: list[Region] | None = None,
     ) -> LookupResult:
         """Robust PDQ matching: look up every view of the image (the plain PDQ first, then
         orientations, trimmed borders, the salient frame, the unrotated image) against
         the plain PDQ banks and keep, per banked item, the nearest view; when none
         matched, the same views against the bank-side views (rotate-crops) of items
-        banked from their media."""
+        banked from their media. ``regions`` receives the regions the views were cut
+        from (for the keypoint step)."""
         best: dict[tuple[str, int], Match] = {}
         suppressed: dict[tuple[str, int], Match] = {}
         known = (plain.value, plain.quality) if plain.quality is not None else None
         views = [
             (number, view)
-            for number, view in enumerate(robust_views(image.pixels, plain=known))
+            for number, view in enumerate(
+                robust_views(image.pixels, plain=known, coarse=True, regions=regions)
+            )
             if number == 0 or view.quality >= self.min_quality
         ]
 
@@ -124,6 +133,38 @@ class LookupService:
             )
         ordered = sorted(best.values(), key=lambda m: (m.distance, m.bank, m.content_id))
         return LookupResult("pdq", ordered, suppressed_by=list(suppressed.values()))
+
+    def _match_keypoints(
+        self,
+        pixels: npt.NDArray[np.uint8],
+        regions: list[Region],
+        banks: list[str] | None,
+        bypass_coinflip: bool,
+    ) -> LookupResult:
+        """The image's keypoints against banked items' features. An image that sits in a
+        frame (a screenshot, a meme template, padding, a rotation's fill) has two looks:
+        first the framed picture alone, cut out and described at full scale (inside a
+        screenshot the picture is small and the frame's text takes the votes), then,
+        when that finds nothing, the whole image without the fill keypoints (the fill
+        is for a picture beside text, which the first look has described already)."""
+
+        def look(query: keypoints.Features) -> LookupResult:
+            return self.matcher.lookup_keypoints(
+                query,
+                min_inliers=self.min_inliers,
+                banks_filter=banks,
+                bypass_coinflip=bypass_coinflip,
+            )
+
+        box = framed_box(regions)
+        if box is None:
+            return look(keypoints.extract_query(pixels, sharp=True))
+        left, top, right, bottom = box
+        inside = look(keypoints.extract_query(pixels[top:bottom, left:right], sharp=True))
+        if inside.matches or inside.suppressed_by:
+            return inside
+        whole = look(keypoints.extract_query(pixels, fill=False, sharp=True))
+        return whole if whole.matches or whole.suppressed_by else inside
 
     def _match_video(
         self,
@@ -268,6 +309,7 @@ class LookupService:
             hashes.append(vpdq_of(videos[0], vpdq))
             hashes.sort(key=lambda h: order.index(h.signal_type))
         bank_list = list(banks) if banks is not None else None
+        regions: list[Region] = []
         results: dict[str, LookupResult] = {}
         skipped: dict[str, str] = {}
         for hashed in hashes:
@@ -277,7 +319,9 @@ class LookupService:
                 )
                 continue
             if hashed.signal_type == "pdq" and images:
-                results["pdq"] = self._match_views(images[0], hashed, bank_list, bypass_coinflip)
+                results["pdq"] = self._match_views(
+                    images[0], hashed, bank_list, bypass_coinflip, regions
+                )
                 continue
             if hashed.signal_type == "vpdq" and videos and vpdq is not None:
                 results["vpdq"] = self._match_video(
@@ -293,11 +337,8 @@ class LookupService:
         # PDQ's views found nothing: verify local features (crops, overlays, frames),
         # only when some banked items have them.
         if images and not any(r.matches for r in results.values()) and self.matcher.keypoint_count:
-            results["keypoints"] = self.matcher.lookup_keypoints(
-                keypoints.extract_query(images[0].pixels),
-                min_inliers=self.min_inliers,
-                banks_filter=bank_list,
-                bypass_coinflip=bypass_coinflip,
+            results["keypoints"] = self._match_keypoints(
+                images[0].pixels, regions, bank_list, bypass_coinflip
             )
         # No vPDQ stage matched a video: verify its frames' local features against banked
         # videos' keyframes, only when some banked videos have them.

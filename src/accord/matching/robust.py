@@ -15,6 +15,7 @@ Data flow::
                     ├─► 64x64 area-average ─► the 7 other orientations (mirror, 90° turns)
                     ├─► border trim (padding, letterbox, borders of one colour), exact at full size
                     ├─► salient rectangle (image inside a screenshot or meme frame), exact too
+                    │     (image lookups: each region also as found on the 128-px copy, "coarse")
                     └─► angle measured from filled corners ─► turned back (small rotations)
               each region ─► 64x64 area-average ─► pdqhash ─► (view name, hex, quality)
 
@@ -55,11 +56,14 @@ __all__ = [
     "PLAIN_PDQ_THRESHOLD",
     "ROBUST_THRESHOLD",
     "Match",
+    "Region",
     "View",
     "bank_rotations",
     "bank_view_name",
     "best_match",
     "corner_colour",
+    "framed",
+    "framed_box",
     "hamming",
     "hex_to_bits",
     "pdq_buffer",
@@ -108,6 +112,17 @@ class View(NamedTuple):
     name: str
     pdq_hex: str
     quality: int
+
+
+class Region(NamedTuple):
+    """A region of a query image a view was cut from (``trim`` or ``frame``), in pixels of
+    the full image, and whether the image sits in a frame: three of its four outermost
+    lines mostly of one colour (a screenshot, a meme template, a border all round, a
+    rotation's fill), not a photograph's edges (see :func:`framed`)."""
+
+    name: str
+    box: tuple[int, int, int, int]
+    framed: bool
 
 
 class Match(NamedTuple):
@@ -485,12 +500,43 @@ def corner_colour(img: Image.Image | NDArray[np.uint8]) -> tuple[int, int, int]:
     return (r, g, b)
 
 
+def framed(small: NDArray[np.uint8], tol: int = 24, share: float = 0.8) -> bool:
+    """Whether an image (its reduced copy) sits in a frame: at least three of its four
+    outermost lines have ``share`` of their pixels within ``tol`` of one colour, the same
+    for the three. A screenshot's or a meme template's canvas and a rotation's fill
+    corners are; a photograph's edges are not, even smooth ones (sky above, ground below:
+    each line plain, but not of one colour)."""
+    arr = np.asarray(small, dtype=np.int16)
+    plain: list[NDArray[np.int16]] = []
+    for line in (arr[0], arr[-1], arr[:, 0], arr[:, -1]):
+        colour = _median_colour(line)
+        close = _channel_max(np.abs(line - colour)) <= tol
+        if np.count_nonzero(close) >= share * close.shape[0]:
+            plain.append(colour)
+    return any(
+        sum(int(_channel_max(np.abs(other - colour)) <= tol) for other in plain) >= 3
+        for colour in plain
+    )
+
+
+def framed_box(regions: Sequence[Region]) -> tuple[int, int, int, int] | None:
+    """The box of the picture inside a frame, for the keypoint step's look at that picture
+    alone: the ``frame`` region of an image that sits in a frame (:func:`framed`), else
+    ``None``."""
+    for region in regions:
+        if region.name == "frame" and region.framed:
+            return region.box
+    return None
+
+
 def robust_views(
     image: Image.Image | NDArray[np.uint8],
     *,
     rotations: Iterable[float] = _ROTATIONS,
     orient_regions: bool = True,
     plain: tuple[str, int] | None = None,
+    coarse: bool = False,
+    regions: list[Region] | None = None,
 ) -> list[View]:
     """The PDQ views of a decoded RGB image to look up against plain PDQ banks.
 
@@ -510,6 +556,13 @@ def robust_views(
     ``plain``: the image's PDQ hex and quality when the caller has hashed it
     already (the lookup has: the signal registry hashed the upload), so that it is
     not hashed twice.
+    ``coarse``: also hash each region as found on the 128-px copy, before it is made
+    exact at full resolution (``trim:coarse``, ``frame:coarse``; one view each, only when
+    the two boxes differ by 4 pixels or more): JPEG's 8 x 8 blocks smear a picture's
+    edge into the frame around it, and the exact edge then lands a block off (the
+    image lookup asks them; video frames do not).
+    ``regions``: when a list is given, the regions found (:class:`Region`) are
+    appended to it, for the keypoint step's look at a framed picture alone.
     """
     # the pixels as one array; every reduction below is an area average of it
     # (OpenCV's INTER_AREA, :func:`_area`), with no copy into Pillow's storage
@@ -545,8 +598,21 @@ def robust_views(
             views.append(View(name, *_hash(buf)))
 
     small = _reduced_array(work, _DETECT_SIDE)
-    add_region("trim", img, _refine(img, _trim_box(small, ratio=0.97, tol=24, passes=1), small))
-    add_region("frame", img, _refine(img, _salient_box(small), small))
+    is_framed = framed(small) if regions is not None else False
+    for name, found in (
+        ("trim", _trim_box(small, ratio=0.97, tol=24, passes=1)),
+        ("frame", _salient_box(small)),
+    ):
+        exact = _refine(img, found, small)
+        add_region(name, img, exact)
+        if regions is not None and exact is not None:
+            regions.append(Region(name, exact, is_framed))
+        rough = _scaled(found, small, img) if coarse else None
+        if rough is not None and not any(
+            max(abs(a - b) for a, b in zip(rough, s, strict=True)) < 4 for s in seen
+        ):
+            seen.append(rough)
+            views.append(View(f"{name}:coarse", *_hash(_area(img, (_BUFFER, _BUFFER), rough))))
 
     angle = rotation_angle(work)
     if angle is not None:
