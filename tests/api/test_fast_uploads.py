@@ -282,3 +282,75 @@ def test_a_chunked_body_is_answered_alike(clients, headers, image):
 def test_one_file_part(data, expected):
     found = one_file_part(data, B.encode())
     assert (found if found is None else (found[0].value, found[1])) == expected
+
+
+def _asgi_post(app, headers: dict[str, str], messages: list[dict]) -> list[dict]:
+    """``POST /m/lookup`` to the ASGI app with the body in ``messages``; what it sent."""
+    import anyio
+
+    sent: list[dict] = []
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/m/lookup",
+        "raw_path": b"/m/lookup",
+        "root_path": "",
+        "query_string": b"",
+        "server": ("testserver", 80),
+        "client": ("127.0.0.1", 5000),
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+    }
+    queue = list(messages)
+
+    async def receive() -> dict:
+        if queue:
+            return queue.pop(0)
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    anyio.run(app, scope, receive, send)
+    return sent
+
+
+def test_a_body_in_several_messages_is_read_whole(clients, headers, image, monkeypatch):
+    import accord.api.routers.hma as hma
+
+    fast, slow = clients
+    data = body((JPEG_PART, image))
+    h = {
+        **headers["curator"],
+        "Content-Type": f"multipart/form-data; boundary={B}",
+        "Content-Length": str(len(data)),
+    }
+    expected = slow.post("/m/lookup", content=data, headers=h)
+    monkeypatch.setattr(hma, "read_upload", None)  # FastAPI's route would fail now
+    pieces = [data[i : i + 1000] for i in range(0, len(data), 1000)]
+    messages = [
+        {"type": "http.request", "body": p, "more_body": i < len(pieces) - 1}
+        for i, p in enumerate(pieces)
+    ]
+    sent = _asgi_post(fast.app, h, messages)
+    assert sent[0]["status"] == 200
+    assert sent[1]["body"] == expected.content
+    assert expected.json()["pdq"]["TEST_BANK"]
+
+
+def test_a_client_gone_before_the_body_ends_gets_no_answer(clients, headers, image, accord):
+    fast, _ = clients
+    data = body((JPEG_PART, image))
+    h = {
+        **headers["curator"],
+        "Content-Type": f"multipart/form-data; boundary={B}",
+        "Content-Length": str(len(data)),
+    }
+    messages = [
+        {"type": "http.request", "body": data[:1000], "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    assert _asgi_post(fast.app, h, messages) == []

@@ -223,7 +223,10 @@ async def answer_upload(
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             break
-    body = b"".join(chunks)
+    # an upload may be tens of MB (Starlette spools a file over 1 MB to disk): hold one
+    # copy of it at a time, and only the file's bytes while matching
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    del chunks
     part = one_file_part(body, boundary.group(1))
     if part is None or len(part[1]) > limit:
         await fallback(scope, _replay(body, receive), send)
@@ -231,6 +234,7 @@ async def answer_upload(
     from accord.api.routers.hma import _banks, content_answer
 
     content_type, data = part
+    del body, part
     banks = _banks(params.get("banks"))
     bypass_coinflip = _BOOLS[params.get("bypass_coinflip", "false")]
     robust = _BOOLS[params["robust"]] if "robust" in params else None
