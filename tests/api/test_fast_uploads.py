@@ -277,6 +277,11 @@ def test_a_chunked_body_is_answered_alike(clients, headers, image):
         (body(("Content-Type: image/jpeg", b"x")), None),
         (body((JPEG_PART.replace('"a.jpg"', '"a%22.jpg"'), b"x")), None),
         (body((JPEG_PART + "\r\nbroken header", b"x")), None),
+        # no headers, and a data that looks like a part's headers
+        (
+            f"--{B}\r\n\r\n{JPEG_PART}\r\n\r\nx\r\n--{B}--\r\n".encode(),
+            None,
+        ),
     ],
 )
 def test_one_file_part(data, expected):

@@ -146,8 +146,8 @@ def one_file_part(body: bytes, boundary: bytes) -> tuple[ContentType, bytes] | N
     """
     delimiter = b"--" + boundary
     start = len(delimiter) + 2
-    if not body.startswith(delimiter + b"\r\n"):
-        return None
+    if not body.startswith(delimiter + b"\r\n") or body.startswith(b"\r\n", start):
+        return None  # no delimiter first, or a part without headers
     headers_end = body.find(b"\r\n\r\n", start)
     if headers_end < 0:
         return None
