@@ -36,6 +36,7 @@ from urllib.parse import parse_qsl
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
+from accord.api.uploads import answer_upload
 from accord.runtime import Accord
 
 __all__ = ["FAST_LOOKUPS", "ServiceApp", "bearer_key"]
@@ -145,6 +146,11 @@ class ServiceApp(FastAPI):
             route = FAST_LOOKUPS.get(scope["path"])
             if route is not None and await self._answer(route, scope, send):
                 return
+        upload = scope["type"] == "http" and scope["method"] == "POST"
+        if self.fast_lookups and upload and scope["path"] == "/m/lookup":
+            # uploads: accord.api.uploads.answer_upload (FastAPI answers the unusual ones)
+            await answer_upload(self, scope, receive, send, super().__call__)
+            return
         await super().__call__(scope, receive, send)
 
     async def _answer(self, route: _PlainLookup, scope: Scope, send: Send) -> bool:

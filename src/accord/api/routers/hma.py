@@ -147,6 +147,12 @@ async def lookup_post(
             ctype, data, banks=_banks(banks), bypass_coinflip=bypass_coinflip, robust=robust
         )
     )
+    return content_answer(outcome)
+
+
+def content_answer(outcome: ContentMatch) -> dict[str, Any]:
+    """The answer of ``POST /m/lookup``: matches by signal type, then by bank (shared
+    with :func:`accord.api.uploads.answer_upload`)."""
     return {t: _by_bank(r) for t, r in outcome.results.items()}
 
 
