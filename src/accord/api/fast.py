@@ -26,7 +26,6 @@ Data flow: ASGI scope → query string and ``Authorization`` header →
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -36,23 +35,11 @@ from urllib.parse import parse_qsl
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
+from accord.api.plain import BOOLS, bearer_key, send_json
 from accord.api.uploads import answer_upload
 from accord.runtime import Accord
 
 __all__ = ["FAST_LOOKUPS", "ServiceApp", "bearer_key"]
-
-_BOOLS = {"true": True, "false": False, "1": True, "0": False}
-
-
-def bearer_key(scope: Scope) -> str | None:
-    """The API key of ``Authorization: Bearer KEY``, by :class:`HTTPBearer`'s rule."""
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            scheme, _, key = value.decode("latin-1").partition(" ")
-            key = key.strip()
-            return key if scheme.lower() == "bearer" and key else None
-    return None
-
 
 Answer = Callable[[Accord, dict[str, str]], Any]
 
@@ -78,7 +65,7 @@ class _PlainLookup:
         plain = (
             params.keys() <= self.known
             and all(params.get(name) for name in self.required)
-            and all(params.get(name, "false") in _BOOLS for name in self.flags)
+            and all(params.get(name, "false") in BOOLS for name in self.flags)
         )
         return params if plain else None
 
@@ -91,7 +78,7 @@ def _lookup(accord: Accord, params: dict[str, str]) -> Any:
         params["signal_type"],
         params["signal"],
         params.get("banks"),
-        _BOOLS[params.get("bypass_coinflip", "false")],
+        BOOLS[params.get("bypass_coinflip", "false")],
     )
 
 
@@ -102,7 +89,7 @@ def _raw_lookup(accord: Accord, params: dict[str, str]) -> Any:
         accord,
         params["signal_type"],
         params["signal"],
-        _BOOLS[params.get("include_distance", "false")],
+        BOOLS[params.get("include_distance", "false")],
     )
 
 
@@ -124,13 +111,6 @@ FAST_LOOKUPS: dict[str, _PlainLookup] = {
 }
 """The routes answered ahead of FastAPI, by path (FastAPI's routes of the same paths
 stay, documented in OpenAPI, for every other form of the request)."""
-
-
-def _json(content: Any) -> bytes:
-    """The body :class:`starlette.responses.JSONResponse` writes for ``content``."""
-    return json.dumps(
-        content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
-    ).encode("utf-8")
 
 
 class ServiceApp(FastAPI):
@@ -161,18 +141,8 @@ class ServiceApp(FastAPI):
         accord: Accord = self.state.accord
         try:
             accord.keys.authenticate(bearer_key(scope)).require(route.permission)
-            body = _json(route.answer(accord, params))
+            content = route.answer(accord, params)
         except Exception:  # noqa: BLE001 - FastAPI answers it again, with its error handlers
             return False
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-length", str(len(body)).encode("latin-1")),
-                    (b"content-type", b"application/json"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_json(send, content)
         return True

@@ -26,7 +26,6 @@ Data flow: ASGI scope â†’ query string, ``Authorization`` and ``Content-Type`` â
 from __future__ import annotations
 
 import inspect
-import json
 import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -37,6 +36,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.types import Message, Receive, Scope, Send
 
+from accord.api.plain import BOOLS, bearer_key, header, send_json
 from accord.errors import AccordError, InvalidInput, MediaTooLarge
 from accord.runtime import Accord
 from accord.signals.base import ContentType
@@ -97,7 +97,6 @@ def guess_content_type(url: str, given: str | None) -> ContentType:
 
 # -- POST /m/lookup before Starlette ------------------------------------------------------
 
-_BOOLS = {"true": True, "false": False, "1": True, "0": False}
 _PARAMS = frozenset(("banks", "bypass_coinflip", "robust"))
 _FLAGS = ("bypass_coinflip", "robust")
 _BOUNDARY = re.compile(rb"multipart/form-data; ?boundary=([0-9A-Za-z'()+_,./:=?-]{1,70})")
@@ -113,26 +112,9 @@ Fallback = Callable[[Scope, Receive, Send], Awaitable[None]]
 def _plain_query(query_string: bytes) -> dict[str, str] | None:
     """The query's parameters when they are the route's, with plain booleans; else None."""
     params = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
-    if params.keys() <= _PARAMS and all(params.get(f, "false") in _BOOLS for f in _FLAGS):
+    if params.keys() <= _PARAMS and all(params.get(f, "false") in BOOLS for f in _FLAGS):
         return params
     return None
-
-
-def _header(scope: Scope, name: bytes) -> bytes | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return bytes(value)
-    return None
-
-
-def _bearer_key(scope: Scope) -> str | None:
-    """The API key of ``Authorization: Bearer KEY``, by :class:`HTTPBearer`'s rule."""
-    value = _header(scope, b"authorization")
-    if value is None:
-        return None
-    scheme, _, key = value.decode("latin-1").partition(" ")
-    key = key.strip()
-    return key if scheme.lower() == "bearer" and key else None
 
 
 def one_file_part(body: bytes, boundary: bytes) -> tuple[ContentType, bytes] | None:
@@ -199,8 +181,8 @@ async def answer_upload(
     accord: Accord = app.state.accord
     limit = accord.settings.max_upload_bytes
     params = _plain_query(scope["query_string"])
-    declared = _header(scope, b"content-length")
-    boundary = _BOUNDARY.fullmatch(_header(scope, b"content-type") or b"")
+    declared = header(scope, b"content-length")
+    boundary = _BOUNDARY.fullmatch(header(scope, b"content-type") or b"")
     if (
         params is None
         or boundary is None
@@ -211,7 +193,7 @@ async def answer_upload(
         await fallback(scope, receive, send)
         return
     try:
-        accord.keys.authenticate(_bearer_key(scope)).require("match")
+        accord.keys.authenticate(bearer_key(scope)).require("match")
     except Exception:  # noqa: BLE001 - FastAPI answers it, with its error handlers
         await fallback(scope, receive, send)
         return
@@ -236,8 +218,8 @@ async def answer_upload(
     content_type, data = part
     del body, part
     banks = _banks(params.get("banks"))
-    bypass_coinflip = _BOOLS[params.get("bypass_coinflip", "false")]
-    robust = _BOOLS[params["robust"]] if "robust" in params else None
+    bypass_coinflip = BOOLS[params.get("bypass_coinflip", "false")]
+    robust = BOOLS[params["robust"]] if "robust" in params else None
     try:
         outcome = await run_in_threadpool(
             lambda: accord.lookups.match_content(
@@ -249,17 +231,4 @@ async def answer_upload(
         response = app.exception_handlers[AccordError](Request(scope), exc)
         await (await response if inspect.isawaitable(response) else response)(scope, receive, send)
         return
-    answer = json.dumps(
-        content_answer(outcome), ensure_ascii=False, allow_nan=False, separators=(",", ":")
-    ).encode("utf-8")
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [
-                (b"content-length", str(len(answer)).encode("latin-1")),
-                (b"content-type", b"application/json"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": answer})
+    await send_json(send, content_answer(outcome))
