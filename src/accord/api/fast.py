@@ -28,14 +28,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
-from urllib.parse import parse_qsl
 
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
-from accord.api.plain import BOOLS, bearer_key, send_json
+from accord.api.plain import BOOLS, PlainQuery, bearer_key, send_json
 from accord.api.uploads import answer_upload
 from accord.runtime import Accord
 
@@ -46,28 +44,11 @@ Answer = Callable[[Accord, dict[str, str]], Any]
 
 @dataclass(frozen=True)
 class _PlainLookup:
-    """A lookup route's plain form: which parameters it takes, and its answer."""
+    """A lookup route's plain form: its query, the permission it needs, and its answer."""
 
-    required: tuple[str, ...]
-    flags: tuple[str, ...]
-    optional: tuple[str, ...]
+    query: PlainQuery
     permission: str
     answer: Answer
-
-    @cached_property
-    def known(self) -> frozenset[str]:
-        """Every parameter the plain form may carry (worked out once, not per request)."""
-        return frozenset((*self.required, *self.flags, *self.optional))
-
-    def params(self, query_string: bytes) -> dict[str, str] | None:
-        """The request's parameters when it is in the plain form, else None."""
-        params = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
-        plain = (
-            params.keys() <= self.known
-            and all(params.get(name) for name in self.required)
-            and all(params.get(name, "false") in BOOLS for name in self.flags)
-        )
-        return params if plain else None
 
 
 def _lookup(accord: Accord, params: dict[str, str]) -> Any:
@@ -95,16 +76,14 @@ def _raw_lookup(accord: Accord, params: dict[str, str]) -> Any:
 
 FAST_LOOKUPS: dict[str, _PlainLookup] = {
     "/m/lookup": _PlainLookup(
-        required=("signal", "signal_type"),
-        flags=("bypass_coinflip",),
-        optional=("banks",),
+        PlainQuery(
+            required=("signal", "signal_type"), flags=("bypass_coinflip",), optional=("banks",)
+        ),
         permission="match",
         answer=_lookup,
     ),
     "/m/raw_lookup": _PlainLookup(
-        required=("signal", "signal_type"),
-        flags=("include_distance",),
-        optional=(),
+        PlainQuery(required=("signal", "signal_type"), flags=("include_distance",)),
         permission="match",
         answer=_raw_lookup,
     ),
@@ -135,7 +114,7 @@ class ServiceApp(FastAPI):
 
     async def _answer(self, route: _PlainLookup, scope: Scope, send: Send) -> bool:
         """Answer a plain-form lookup; False (nothing sent) for FastAPI to answer it."""
-        params = route.params(scope["query_string"])
+        params = route.query.params(scope["query_string"])
         if params is None:
             return False
         accord: Accord = self.state.accord

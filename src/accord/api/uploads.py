@@ -29,14 +29,13 @@ import inspect
 import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.types import Message, Receive, Scope, Send
 
-from accord.api.plain import BOOLS, bearer_key, header, send_json
+from accord.api.plain import BOOLS, PlainQuery, bearer_key, header, send_json
 from accord.errors import AccordError, InvalidInput, MediaTooLarge
 from accord.runtime import Accord
 from accord.signals.base import ContentType
@@ -97,8 +96,8 @@ def guess_content_type(url: str, given: str | None) -> ContentType:
 
 # -- POST /m/lookup before Starlette ------------------------------------------------------
 
-_PARAMS = frozenset(("banks", "bypass_coinflip", "robust"))
-_FLAGS = ("bypass_coinflip", "robust")
+_QUERY = PlainQuery(flags=("bypass_coinflip", "robust"), optional=("banks",))
+"""The route's own parameters, booleans written plainly; anything else goes to FastAPI."""
 _BOUNDARY = re.compile(rb"multipart/form-data; ?boundary=([0-9A-Za-z'()+_,./:=?-]{1,70})")
 """The ``Content-Type`` of the common form: an unquoted boundary (RFC 2046's characters,
 no space), nothing else; anything else is read by Starlette's parser."""
@@ -107,14 +106,6 @@ _DISPOSITION = re.compile(rb'form-data; name="(photo|video)"; filename="[^"\\\r\
 ``video``, no escapes, no percent-encoding, no ``filename*``."""
 
 Fallback = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-def _plain_query(query_string: bytes) -> dict[str, str] | None:
-    """The query's parameters when they are the route's, with plain booleans; else None."""
-    params = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
-    if params.keys() <= _PARAMS and all(params.get(f, "false") in BOOLS for f in _FLAGS):
-        return params
-    return None
 
 
 def one_file_part(body: bytes, boundary: bytes) -> tuple[ContentType, bytes] | None:
@@ -180,7 +171,7 @@ async def answer_upload(
     """Answer ``POST /m/lookup`` in its common form, else hand it to ``fallback`` (FastAPI)."""
     accord: Accord = app.state.accord
     limit = accord.settings.max_upload_bytes
-    params = _plain_query(scope["query_string"])
+    params = _QUERY.params(scope["query_string"])
     declared = header(scope, b"content-length")
     boundary = _BOUNDARY.fullmatch(header(scope, b"content-type") or b"")
     if (
