@@ -597,9 +597,7 @@ class Matcher:
     def bank_view_count(self) -> int:
         """Banked items whose bank-side views (rotate-crops) are indexed (changes made in
         this process included)."""
-        self.ensure_loaded()
-        if self._dirty:
-            self.catch_up()
+        self._prepare("pdq", None)
         return len(self._bank_views)
 
     def lookup_bank_views(

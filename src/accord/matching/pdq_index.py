@@ -741,8 +741,7 @@ class PdqIndex(SignalIndex):
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
         main = self._main
-        recent_ids, recent_hashes = self._recent.live_rows()
-        buffer_hashes = self._buffer_words.view(np.uint8).reshape(-1, HASH_BYTES)
+        tail_ids, tail_hashes = self._tail_rows()
         arrays: dict[str, npt.NDArray[Any]] = {
             "ids": main.ids,
             "hashes": main.words.view(np.uint8).reshape(-1, HASH_BYTES),
@@ -750,8 +749,8 @@ class PdqIndex(SignalIndex):
             "offsets": main.offsets,
             "bit_order": main.bit_order,
             "alive": main.alive,
-            "tail_ids": np.concatenate([recent_ids, self._buffer_ids]),
-            "tail_hashes": np.concatenate([recent_hashes, buffer_hashes]),
+            "tail_ids": tail_ids,
+            "tail_hashes": tail_hashes,
         }
         for name, array in arrays.items():
             np.save(folder / f"{name}.npy", array, allow_pickle=False)
@@ -883,11 +882,16 @@ class PdqIndex(SignalIndex):
             np.concatenate([old_ids, ids]), np.concatenate([old_hashes, hashes]), self.threshold
         )
 
-    def _all_live_rows(self) -> tuple[I64Array, U8Array]:
-        main_ids, main_hashes = self._main.live_rows()
+    def _tail_rows(self) -> tuple[I64Array, U8Array]:
+        """The live rows of the tiers below main: the recent segment's, then the buffer's."""
         recent_ids, recent_hashes = self._recent.live_rows()
         buffer_hashes = self._buffer_words.view(np.uint8).reshape(-1, HASH_BYTES)
         return (
-            np.concatenate([main_ids, recent_ids, self._buffer_ids]),
-            np.concatenate([main_hashes, recent_hashes, buffer_hashes]),
+            np.concatenate([recent_ids, self._buffer_ids]),
+            np.concatenate([recent_hashes, buffer_hashes]),
         )
+
+    def _all_live_rows(self) -> tuple[I64Array, U8Array]:
+        main_ids, main_hashes = self._main.live_rows()
+        tail_ids, tail_hashes = self._tail_rows()
+        return np.concatenate([main_ids, tail_ids]), np.concatenate([main_hashes, tail_hashes])
