@@ -579,12 +579,14 @@ def robust_views(
 
     seen: list[tuple[int, int, int, int]] = []
 
+    def hashed_already(box: tuple[int, int, int, int]) -> bool:
+        """Whether a region within 4 pixels of ``box`` on every side was hashed already."""
+        return any(max(abs(a - b) for a, b in zip(box, s, strict=True)) < 4 for s in seen)
+
     def add_region(
         name: str, src: NDArray[np.uint8], box: tuple[int, int, int, int] | None
     ) -> None:
-        if box is None or any(
-            max(abs(a - b) for a, b in zip(box, s, strict=True)) < 4 for s in seen
-        ):
+        if box is None or hashed_already(box):
             return
         seen.append(box)
         buf = _area(src, (_BUFFER, _BUFFER), box)
@@ -608,9 +610,7 @@ def robust_views(
         if regions is not None and exact is not None:
             regions.append(Region(name, exact, is_framed))
         rough = _scaled(found, small, img) if coarse else None
-        if rough is not None and not any(
-            max(abs(a - b) for a, b in zip(rough, s, strict=True)) < 4 for s in seen
-        ):
+        if rough is not None and not hashed_already(rough):
             seen.append(rough)
             views.append(View(f"{name}:coarse", *_hash(_area(img, (_BUFFER, _BUFFER), rough))))
 
