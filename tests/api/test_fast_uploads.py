@@ -11,6 +11,7 @@ from accord.api.app import create_app
 from accord.api.uploads import one_file_part
 
 B = "b0und4ry"
+FORM = f"multipart/form-data; boundary={B}"
 JPEG_PART = 'Content-Disposition: form-data; name="photo"; filename="a.jpg"'
 
 
@@ -103,7 +104,7 @@ def test_every_form_is_answered_alike(clients, headers, image, form):
         clients,
         "/m/lookup",
         FORMS[form](image),
-        f"multipart/form-data; boundary={B}",
+        FORM,
         headers["curator"],
     )
     assert_alike(a, b)
@@ -160,7 +161,7 @@ def test_parameters_are_answered_alike(clients, headers, image, query):
         clients,
         f"/m/lookup{query}",
         body((JPEG_PART, image)),
-        f"multipart/form-data; boundary={B}",
+        FORM,
         headers["curator"],
     )
     assert_alike(a, b)
@@ -179,7 +180,7 @@ def test_keys_are_answered_alike(clients, api_keys, image, query, role):
         clients,
         f"/m/lookup{query}",
         body((JPEG_PART, image)),
-        f"multipart/form-data; boundary={B}",
+        FORM,
         h,
     )
     assert_alike(a, b)
@@ -190,9 +191,7 @@ def test_keys_are_answered_alike(clients, api_keys, image, query, role):
 )
 def test_the_key_is_read_as_http_bearer_does(clients, api_keys, image, authorization):
     h = {"Authorization": authorization.format(key=api_keys["curator"])}
-    a, b = post_both(
-        clients, "/m/lookup", body((JPEG_PART, image)), f"multipart/form-data; boundary={B}", h
-    )
+    a, b = post_both(clients, "/m/lookup", body((JPEG_PART, image)), FORM, h)
     assert_alike(a, b)
 
 
@@ -244,7 +243,7 @@ def test_the_size_limit_is_answered_alike(clients, headers, accord, size):
         clients,
         "/m/lookup",
         body((JPEG_PART, b"\xff" * size)),
-        f"multipart/form-data; boundary={B}",
+        FORM,
         headers["curator"],
     )
     assert_alike(a, b)
@@ -255,7 +254,7 @@ def test_a_chunked_body_is_answered_alike(clients, headers, image):
     """No Content-Length: FastAPI's route reads it."""
     fast, slow = clients
     data = body((JPEG_PART, image))
-    h = {**headers["curator"], "Content-Type": f"multipart/form-data; boundary={B}"}
+    h = {**headers["curator"], "Content-Type": FORM}
     a = fast.post("/m/lookup", content=iter([data[:1000], data[1000:]]), headers=h)
     b = slow.post("/m/lookup", content=iter([data[:1000], data[1000:]]), headers=h)
     assert_alike(a, b)
@@ -287,6 +286,11 @@ def test_a_chunked_body_is_answered_alike(clients, headers, image):
 def test_one_file_part(data, expected):
     found = one_file_part(data, B.encode())
     assert (found if found is None else (found[0].value, found[1])) == expected
+
+
+def _sized(headers: dict[str, str], data: bytes) -> dict[str, str]:
+    """``headers`` of a plain upload of ``data`` with its length declared."""
+    return {**headers, "Content-Type": FORM, "Content-Length": str(len(data))}
 
 
 def _asgi_post(app, headers: dict[str, str], messages: list[dict]) -> list[dict]:
@@ -328,11 +332,7 @@ def test_a_body_in_several_messages_is_read_whole(clients, headers, image, monke
 
     fast, slow = clients
     data = body((JPEG_PART, image))
-    h = {
-        **headers["curator"],
-        "Content-Type": f"multipart/form-data; boundary={B}",
-        "Content-Length": str(len(data)),
-    }
+    h = _sized(headers["curator"], data)
     expected = slow.post("/m/lookup", content=data, headers=h)
     monkeypatch.setattr(hma, "read_upload", None)  # FastAPI's route would fail now
     pieces = [data[i : i + 1000] for i in range(0, len(data), 1000)]
@@ -349,11 +349,7 @@ def test_a_body_in_several_messages_is_read_whole(clients, headers, image, monke
 def test_a_client_gone_before_the_body_ends_gets_no_answer(clients, headers, image, accord):
     fast, _ = clients
     data = body((JPEG_PART, image))
-    h = {
-        **headers["curator"],
-        "Content-Type": f"multipart/form-data; boundary={B}",
-        "Content-Length": str(len(data)),
-    }
+    h = _sized(headers["curator"], data)
     messages = [
         {"type": "http.request", "body": data[:1000], "more_body": True},
         {"type": "http.disconnect"},
