@@ -42,6 +42,7 @@ import httpx
 import numpy as np
 from PIL import Image
 
+PHOTOS = 64  # distinct photos the "in turn" upload rows post
 LAST_COUNT = 0  # requests made by the last load run (for CPU-ms a request)
 
 HMA_REFERENCE = {
@@ -291,12 +292,18 @@ def lua_lookup(hashes: list[str], key: str) -> str:
     )
 
 
-def lua_upload(body_file: Path, boundary: str, key: str) -> str:
+def lua_upload(body_files: list[Path], boundary: str, key: str) -> str:
+    """wrk posts the bodies in turn (one file: the same body every time)."""
+    names = ",".join(f'"{f}"' for f in body_files)
     return (
-        f'local f = io.open("{body_file}", "rb")\nwrk.body = f:read("*all")\nf:close()\n'
-        'wrk.method = "POST"\n'
-        f'wrk.headers["Content-Type"] = "multipart/form-data; boundary={boundary}"\n'
-        f'wrk.headers["Authorization"] = "Bearer {key}"\n'
+        f"local names = {{{names}}}\nlocal bodies = {{}}\n"
+        "for n, name in ipairs(names) do\n"
+        '  local f = io.open(name, "rb")\n  bodies[n] = f:read("*all")\n  f:close()\nend\n'
+        f'local headers = {{["Content-Type"] = "multipart/form-data; boundary={boundary}",'
+        f' ["Authorization"] = "Bearer {key}"}}\n'
+        "local i = 0\n"
+        "request = function()\n  i = i + 1\n"
+        '  return wrk.format("POST", nil, headers, bodies[(i % #bodies) + 1])\nend\n'
     )
 
 
@@ -381,7 +388,10 @@ def main() -> None:
             hashes = []
 
         queries = [hashes[int(i)] for i in rng.integers(0, len(hashes), 1000)] if hashes else []
-        image = jpeg(1)
+        # one photo posted again and again (its views' index lines stay in the CPU's
+        # cache), and PHOTOS different ones in turn (each upload's lookups go to memory)
+        images = [jpeg(1 + n) for n in range(PHOTOS)]
+        photos = images[:1]
 
         async def status(client: httpx.AsyncClient, i: int) -> httpx.Response:
             return await client.get(f"{base}/status")
@@ -397,18 +407,21 @@ def main() -> None:
 
         async def upload(client: httpx.AsyncClient, i: int) -> httpx.Response:
             return await client.post(
-                f"{base}{upload_path}", files={"photo": ("a.jpg", image)}, headers=headers
+                f"{base}{upload_path}",
+                files={"photo": ("a.jpg", photos[i % len(photos)])},
+                headers=headers,
             )
 
         use_wrk = shutil.which("wrk") is not None
         boundary = "accordbench"
-        body_file = root / "upload.body"
-        body_file.write_bytes(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="photo"; filename="a.jpg"\r\n'
-            f"Content-Type: image/jpeg\r\n\r\n".encode()
-            + image
-            + f"\r\n--{boundary}--\r\n".encode()
-        )
+        body_files = [root / f"upload-{n}.body" for n in range(PHOTOS)]
+        for body_file, image in zip(body_files, images, strict=True):
+            body_file.write_bytes(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="photo"; '
+                f'filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'.encode()
+                + image
+                + f"\r\n--{boundary}--\r\n".encode()
+            )
         print(f"load generator: {'wrk' if use_wrk else 'httpx (install wrk for truer figures)'}")
 
         def run_status(clients: int, seconds: float) -> tuple[float, float, float, int]:
@@ -429,7 +442,7 @@ def main() -> None:
                     f"{base}{upload_path}",
                     clients,
                     seconds,
-                    lua_upload(body_file, boundary, key),
+                    lua_upload(body_files[: len(photos)], boundary, key),
                     root,
                 )
             return asyncio.run(drive(upload, clients, seconds))
@@ -454,11 +467,12 @@ def main() -> None:
                     f"{cpu} ({base_cpu})",
                 )
             )
-        for label, path in (
-            ("upload lookup, robust", "/m/lookup"),
-            ("upload lookup, plain PDQ", "/m/lookup?robust=false"),
+        for label, path, count in (
+            ("upload lookup, robust", "/m/lookup", 1),
+            (f"upload lookup, robust, {PHOTOS} photos", "/m/lookup", PHOTOS),
+            ("upload lookup, plain PDQ", "/m/lookup?robust=false", 1),
         ):
-            upload_path = path
+            upload_path, photos = path, images[:count]
             for clients in () if args.bulk_only else (1, 4, 16):
                 rate, p50, p99, errors, cpu = cpu_ms(run_upload, clients, args.seconds)
                 note(
