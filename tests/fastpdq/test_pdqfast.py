@@ -190,6 +190,39 @@ def test_images_whose_bits_are_rounding_agree_exactly(px: Pixels) -> None:
     assert dq == ref_dq
 
 
+@pytest.mark.parametrize(
+    "px",
+    [
+        np.full((300, 200, 3), 120, dtype=np.uint8),
+        _stripes(256, 333),
+        _stripes(333, 256).transpose(1, 0, 2),
+        np.full((4, 9, 3), 50, dtype=np.uint8),
+    ],
+    ids=["flat", "stripes", "bands", "below-five"],
+)
+def test_oriented_hashes_of_rounding_images_start_with_the_plain_hash(px: Pixels) -> None:
+    """Where rounding decides the bits, the plain hash of :func:`pdqfast.oriented_hex` is
+    still exactly :func:`pdqfast.hash_hex`'s (the reference's), with its quality."""
+    hashes, quality = pdqfast.oriented_hex(px)
+    assert len(hashes) == 8
+    assert (hashes[0], quality) == pdqfast.hash_hex(px)
+
+
+def test_oriented_hashes_are_the_plain_hash_and_the_dihedral_ones(corpus: list[Pixels]) -> None:
+    """On photo-like images (a decided median in every orientation) the 8 hashes are
+    :func:`pdqfast.hash_hex` and then :func:`pdqfast.hashes_hex_dihedral`'s others."""
+    checked = 0
+    for px in corpus[::7]:
+        coefficients, _, replayed = pdqfast._coefficients(px)
+        if not (replayed or all(pdqfast._decided(c) for c in pdqfast._dihedral(coefficients))):
+            continue
+        hashes, quality = pdqfast.oriented_hex(px)
+        assert (hashes[0], quality) == pdqfast.hash_hex(px)
+        assert (hashes, quality) == pdqfast.hashes_hex_dihedral(px)
+        checked += 1
+    assert checked >= 0.9 * len(corpus[::7])
+
+
 def test_photo_like_images_take_the_fast_path(corpus: list[Pixels]) -> None:
     decided = [
         pdqfast._decided(pdqfast._coefficients(px)[0]) for px in corpus if min(px.shape[:2]) >= 64

@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from accord.errors import InvalidInput, InvalidMedia
 from accord.matching import robust, transforms
+from accord.signals import pdqfast
 
 N_BANKED = 8
 N_UNBANKED = 8
@@ -112,16 +113,36 @@ def test_first_view_is_plain_pdq(images: list[Image.Image]) -> None:
     assert len({v.name for v in views}) == len(views)
 
 
-def test_a_plain_hash_given_by_the_caller_is_used_as_the_first_view(
+def test_orientations_given_by_the_caller_are_the_first_eight_views(
     images: list[Image.Image],
 ) -> None:
     img = images[1]
     computed = robust.robust_views(img)
-    given = robust.robust_views(img, plain=(computed[0].pdq_hex, computed[0].quality))
+    hashes, quality = pdqfast.oriented_hex(np.asarray(img))
+    assert [v.pdq_hex for v in computed[:8]] == hashes
+    assert {v.quality for v in computed[:8]} == {quality}
+    given = robust.robust_views(img, oriented=(hashes, quality))
     assert given == computed
-    other = robust.robust_views(img, plain=("0" * 64, 77))
-    assert other[0] == robust.View("pdq", "0" * 64, 77)
-    assert other[1:] == computed[1:]
+    made_up = [f"{n:064x}" for n in range(8)]
+    other = robust.robust_views(img, oriented=(made_up, 77))
+    assert other[:8] == [
+        robust.View(name, h, 77)
+        for name, h in zip(("pdq", *robust.ORIENTATIONS[1:]), made_up, strict=True)
+    ]
+    assert other[8:] == computed[8:]
+
+
+def test_orientation_views_are_the_turned_images_plain_hashes(images: list[Image.Image]) -> None:
+    """A mirrored or turned copy's plain PDQ is (within a few bits of decimation's
+    one-pixel offsets) the view of that orientation: what such a copy is looked up by."""
+    img = images[1]
+    views = {v.name: v.pdq_hex for v in robust.robust_views(img)}
+    for name, turned in (
+        ("flip_lr", img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)),
+        ("rot180", img.transpose(Image.Transpose.ROTATE_180)),
+    ):
+        own = pdqfast.hash_hex(np.asarray(turned))[0]
+        assert robust.hamming(own, views[name]) <= 8, name
 
 
 def test_numpy_and_pil_inputs_agree(images: list[Image.Image]) -> None:

@@ -34,6 +34,7 @@ from accord.matching.matcher import LookupResult, Matcher
 from accord.matching.model import Match
 from accord.matching.robust import Region, bank_rotations, framed_box, robust_views
 from accord.matching.video import FrameViews, explained, frame_views, stages, vpdq_of
+from accord.signals import pdqfast
 from accord.signals.base import ContentType, Hashed
 from accord.signals.media import DecodedImage, MediaLimits
 from accord.signals.registry import SignalRegistry
@@ -85,7 +86,7 @@ class LookupService:
     def _match_views(
         self,
         image: DecodedImage,
-        plain: Hashed,
+        oriented: tuple[list[str], int],
         banks: list[str] | None,
         bypass_coinflip: bool,
         regions: list[Region] | None = None,
@@ -98,11 +99,10 @@ class LookupService:
         from (for the keypoint step)."""
         best: dict[tuple[str, int], Match] = {}
         suppressed: dict[tuple[str, int], Match] = {}
-        known = (plain.value, plain.quality) if plain.quality is not None else None
         views = [
             (number, view)
             for number, view in enumerate(
-                robust_views(image.pixels, plain=known, coarse=True, regions=regions)
+                robust_views(image.pixels, oriented=oriented, coarse=True, regions=regions)
             )
             if number == 0 or view.quality >= self.min_quality
         ]
@@ -289,6 +289,15 @@ class LookupService:
         images: list[DecodedImage] = []
         use_views = self.robust if robust is None else robust
         wants_views = use_views and (only is None or "pdq" in set(only))
+        # robust photo matching hashes PDQ itself, with the image's 7 other orientations
+        # from the same coefficients (the views ask for them), so PDQ is not computed twice
+        photo_views = wants_views and content_type == ContentType.PHOTO and "pdq" in self.registry
+        oriented: list[tuple[list[str], int]] = []
+
+        def on_image(image: DecodedImage) -> None:
+            images.append(image)
+            oriented.append(pdqfast.oriented_hex(image.pixels))
+
         videos: list[list[FrameViews]] = []
         vpdq = self._video_signal(content_type, only) if use_views else None
         # the frames the keypoint stage may need, kept during the one decode
@@ -297,16 +306,26 @@ class LookupService:
             content_type,
             data,
             self.limits,
-            # with robust video matching, vPDQ is hashed from the frames decoded for it
-            only=only if vpdq is None else self._other_types(ContentType.VIDEO, only, "vpdq"),
-            on_image=images.append if wants_views else None,
+            # with robust video matching, vPDQ is hashed from the frames decoded for it;
+            # with robust photo matching, PDQ by on_image
+            only=(
+                self._other_types(ContentType.VIDEO, only, "vpdq")
+                if vpdq is not None
+                else self._other_types(ContentType.PHOTO, only, "pdq")
+                if photo_views
+                else only
+            ),
+            on_image=on_image if photo_views else None,
             on_video=(
                 (lambda video: videos.append(frame_views(video, vpdq, keep=keep))) if vpdq else None
             ),
         )
         if videos and vpdq is not None:
-            order = self.registry.names()
             hashes.append(vpdq_of(videos[0], vpdq))
+        if oriented:
+            hashes.append(Hashed("pdq", oriented[0][0][0], oriented[0][1]))
+        if (videos and vpdq is not None) or oriented:
+            order = self.registry.names()
             hashes.sort(key=lambda h: order.index(h.signal_type))
         bank_list = list(banks) if banks is not None else None
         regions: list[Region] = []
@@ -318,9 +337,9 @@ class LookupService:
                     f"quality {hashed.quality} is below the minimum {self.min_quality}"
                 )
                 continue
-            if hashed.signal_type == "pdq" and images:
+            if hashed.signal_type == "pdq" and oriented:
                 results["pdq"] = self._match_views(
-                    images[0], hashed, bank_list, bypass_coinflip, regions
+                    images[0], oriented[0], bank_list, bypass_coinflip, regions
                 )
                 continue
             if hashed.signal_type == "vpdq" and videos and vpdq is not None:

@@ -10,20 +10,22 @@ over views against the banked plain hashes.
 
 Data flow::
 
-    RGB image ──► plain PDQ of the full image ("pdq", identical to what a bank holds)
+    RGB image ──► PDQ coefficients of the full image ─► plain PDQ ("pdq", identical to
+              │     what a bank holds) and the 7 other orientations (mirror, 90° turns)
               └─► working copy (max side 256) and a 128-px copy to search on
-                    ├─► 64x64 area-average ─► the 7 other orientations (mirror, 90° turns)
                     ├─► border trim (padding, letterbox, borders of one colour), exact at full size
                     ├─► salient rectangle (image inside a screenshot or meme frame), exact too
                     │     (image lookups: each region also as found on the 128-px copy, "coarse")
                     └─► angle measured from filled corners ─► turned back (small rotations)
               each region ─► 64x64 area-average ─► pdqhash ─► (view name, hex, quality)
 
-Every view is hashed from a 64x64 area-averaged buffer (PDQ does no further
-filtering at that size). The reductions (working copy, search copy, buffers)
-are OpenCV's ``INTER_AREA`` on the decoded array, true area averages that
-cost 0.03-0.1 ms each; Pillow serves only the rare paths (turning an image
-back, a region smaller than its buffer). A view costs about 0.2 ms, so the query cost is
+The orientations come with the plain hash (sign flips and a transpose of its
+DCT coefficients, as the reference's dihedral hashes); every other view is hashed
+from a 64x64 area-averaged buffer (PDQ does no further filtering at that size).
+The reductions (working copy, search copy, buffers) are OpenCV's ``INTER_AREA``
+on the decoded array, true area averages that cost 0.03-0.1 ms each; Pillow
+serves only the rare paths (turning an image back, a region smaller than its
+buffer). A view costs about 0.2 ms, so the query cost is
 dominated by the one full-size PDQ hash and by the number of lookups (one per
 view). :func:`robust_views` is the function the matcher calls; :func:`best_match`
 is the reference matching rule (minimum Hamming distance over views) and
@@ -534,7 +536,7 @@ def robust_views(
     *,
     rotations: Iterable[float] = _ROTATIONS,
     orient_regions: bool = True,
-    plain: tuple[str, int] | None = None,
+    oriented: tuple[Sequence[str], int] | None = None,
     coarse: bool = False,
     regions: list[Region] | None = None,
 ) -> list[View]:
@@ -553,9 +555,10 @@ def robust_views(
     repeat an earlier one are left out, so a plain photograph yields 8 views and
     a padded, framed and rotated one up to 25. Look each up and keep the
     smallest distance; a match is a distance at most :data:`ROBUST_THRESHOLD`.
-    ``plain``: the image's PDQ hex and quality when the caller has hashed it
-    already (the lookup has: the signal registry hashed the upload), so that it is
-    not hashed twice.
+    The 8 orientations are the reference's dihedral hashes of the whole image (one set of
+    PDQ coefficients, :func:`accord.signals.pdqfast.oriented_hex`); ``oriented``: those
+    8 hashes and the quality when the caller has them already (the photo lookup hashes
+    the upload so), so that the image is not hashed twice.
     ``coarse``: also hash each region as found on the 128-px copy, before it is made
     exact at full resolution (``trim:coarse``, ``frame:coarse``; one view each, only when
     the two boxes differ by 4 pixels or more): JPEG's 8 x 8 blocks smear a picture's
@@ -569,13 +572,11 @@ def robust_views(
     img = _as_array(image)
     if min(img.shape[:2]) < 8:
         raise InvalidMedia("an image must be at least 8 x 8 pixels", size=_size(img))
-    if plain is None:
-        plain = pdqfast.hash_hex(img)
-    views = [View("pdq", plain[0], plain[1])]
+    hashes, quality = pdqfast.oriented_hex(img) if oriented is None else oriented
+    names = ("pdq", *ORIENTATIONS[1:])
+    views = [View(name, h, quality) for name, h in zip(names, hashes, strict=True)]
 
     work = _reduced_array(img, _WORK_SIDE)
-    dihedral, dq = pdqfast.hashes_hex_dihedral(_area(work, (_BUFFER, _BUFFER)))
-    views.extend(View(name, h, dq) for name, h in zip(ORIENTATIONS[1:], dihedral[1:], strict=True))
 
     seen: list[tuple[int, int, int, int]] = []
 

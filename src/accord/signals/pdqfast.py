@@ -74,6 +74,7 @@ __all__ = [
     "compute_dihedral",
     "hash_hex",
     "hashes_hex_dihedral",
+    "oriented_hex",
 ]
 
 #: The reference hashes an image with a side below this as 256 zero bits, quality 0.
@@ -422,6 +423,24 @@ def hash_hex(pixels: NDArray[np.uint8]) -> tuple[str, int]:
     """PDQ as 64 lowercase hex digits (the form exchanged) and the quality."""
     bits, quality = compute(pixels)
     return _hex(bits), quality
+
+
+def oriented_hex(pixels: NDArray[np.uint8]) -> tuple[list[str], int]:
+    """The image's PDQ and the 7 other orientations' as hex, from one set of coefficients,
+    and the quality: the first is exactly :func:`hash_hex`'s (the reference's when its
+    median is decided by rounding), the others come from the same coefficients (what a
+    robust lookup asks for a mirrored or turned copy). Unlike :func:`compute_dihedral`,
+    an orientation whose median alone is decided by rounding keeps the fast path's bits:
+    for a query's view, either rounding's are as good, and the plain hash stays the one
+    :func:`hash_hex` gives."""
+    arr = _as_pixels(pixels)
+    if min(arr.shape[:2]) < MIN_SIDE:
+        return ["0" * 64] * 8, 0
+    coefficients, quality, replayed = _coefficients(arr)
+    if not (replayed or _decided(coefficients)):
+        hashes, quality = _reference(arr, dihedral=True)
+        return [_hex(b) for b in hashes], quality
+    return [_hex(_bits(c)) for c in _dihedral(coefficients)], quality
 
 
 def hashes_hex_dihedral(pixels: NDArray[np.uint8]) -> tuple[list[str], int]:
