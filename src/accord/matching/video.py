@@ -42,7 +42,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image
 
 from accord.errors import InvalidInput
 from accord.matching.model import Match
@@ -141,10 +140,10 @@ def frame_views(
                     stride *= 2
                     kept = {i: p for i, p in kept.items() if i % stride == 0}
             out.append(FrameViews(frame.number, frame.timestamp, tuple(found)))
+        elif views:
+            pending.extend(_oriented(frame.pixels))
         else:
             pending.append(View("phase", *pdq_hash_pixels(frame.pixels)))
-            if views:
-                pending.extend(_orientations(frame.pixels))
     if out:
         out[-1] = replace(out[-1], between=tuple(pending))
     border = still.estimate() if views and bars else None
@@ -162,15 +161,12 @@ def frame_views(
     return out
 
 
-def _orientations(pixels: NDArray[np.uint8]) -> list[View]:
-    """The 7 other orientations of a frame (mirror, flips, turns), from its 64x64 average:
-    cheap (about 0.3 ms), so phase samples get them too."""
-    buffer = np.asarray(Image.fromarray(pixels).resize((64, 64), Image.Resampling.BOX))
-    hashes, quality = pdqfast.hashes_hex_dihedral(buffer)
-    return [
-        View(f"phase:{name}", value, quality)
-        for name, value in zip(ORIENTATIONS[1:], hashes[1:], strict=True)
-    ]
+def _oriented(pixels: NDArray[np.uint8]) -> list[View]:
+    """A phase sample's plain PDQ and its 7 other orientations (mirror, flips, turns), all
+    from one set of PDQ coefficients (:func:`accord.signals.pdqfast.oriented_hex`)."""
+    hashes, quality = pdqfast.oriented_hex(pixels)
+    names = ("phase", *(f"phase:{name}" for name in ORIENTATIONS[1:]))
+    return [View(name, value, quality) for name, value in zip(names, hashes, strict=True)]
 
 
 def vpdq_of(frames: Sequence[FrameViews], signal: VpdqSignal) -> Hashed:
