@@ -290,7 +290,7 @@ class LookupService:
         use_views = self.robust if robust is None else robust
         wants_views = use_views and (only is None or "pdq" in set(only))
         # robust photo matching hashes PDQ itself, with the image's 7 other orientations
-        # from the same coefficients (the views ask for them), so PDQ is not computed twice
+        # in the same pass (the views ask for them), so PDQ is not computed twice
         photo_views = wants_views and content_type == ContentType.PHOTO and "pdq" in self.registry
         oriented: list[tuple[list[str], int]] = []
 

@@ -10,8 +10,8 @@ over views against the banked plain hashes.
 
 Data flow::
 
-    RGB image ──► PDQ coefficients of the full image ─► plain PDQ ("pdq", identical to
-              │     what a bank holds) and the 7 other orientations (mirror, 90° turns)
+    RGB image ──► plain PDQ ("pdq", identical to what a bank holds) and the PDQ of the
+              │     image in its 7 other orientations (mirror, 90° turns), in one go
               └─► working copy (max side 256) and a 128-px copy to search on
                     ├─► border trim (padding, letterbox, borders of one colour), exact at full size
                     ├─► salient rectangle (image inside a screenshot or meme frame), exact too
@@ -19,9 +19,10 @@ Data flow::
                     └─► angle measured from filled corners ─► turned back (small rotations)
               each region ─► 64x64 area-average ─► pdqhash ─► (view name, hex, quality)
 
-The orientations come with the plain hash (sign flips and a transpose of its
-DCT coefficients, as the reference's dihedral hashes); every other view is hashed
-from a 64x64 area-averaged buffer (PDQ does no further filtering at that size).
+The orientations are hashed with the plain hash (:func:`accord.signals.pdqfast.oriented_hex`:
+each is the plain PDQ the turned image would have, so a mirrored copy of a banked image
+is looked up by the banked hash itself); every other view is hashed from a 64x64
+area-averaged buffer (PDQ does no further filtering at that size).
 The reductions (working copy, search copy, buffers) are OpenCV's ``INTER_AREA``
 on the decoded array, true area averages that cost 0.03-0.1 ms each; Pillow
 serves only the rare paths (turning an image back, a region smaller than its
@@ -555,10 +556,10 @@ def robust_views(
     repeat an earlier one are left out, so a plain photograph yields 8 views and
     a padded, framed and rotated one up to 25. Look each up and keep the
     smallest distance; a match is a distance at most :data:`ROBUST_THRESHOLD`.
-    The 8 orientations are the reference's dihedral hashes of the whole image (one set of
-    PDQ coefficients, :func:`accord.signals.pdqfast.oriented_hex`); ``oriented``: those
-    8 hashes and the quality when the caller has them already (the photo lookup hashes
-    the upload so), so that the image is not hashed twice.
+    The 8 orientations are the plain PDQ hashes of the whole image turned each way
+    (:func:`accord.signals.pdqfast.oriented_hex`); ``oriented``: those 8 hashes and the
+    quality when the caller has them already (the photo lookup hashes the upload so), so
+    that the image is not hashed twice.
     ``coarse``: also hash each region as found on the 128-px copy, before it is made
     exact at full resolution (``trim:coarse``, ``frame:coarse``; one view each, only when
     the two boxes differ by 4 pixels or more): JPEG's 8 x 8 blocks smear a picture's

@@ -162,8 +162,8 @@ def frame_views(
 
 
 def _oriented(pixels: NDArray[np.uint8]) -> list[View]:
-    """A phase sample's plain PDQ and its 7 other orientations (mirror, flips, turns), all
-    from one set of PDQ coefficients (:func:`accord.signals.pdqfast.oriented_hex`)."""
+    """A phase sample's plain PDQ and its 7 other orientations (mirror, flips, turns), in
+    one pass (:func:`accord.signals.pdqfast.oriented_hex`)."""
     hashes, quality = pdqfast.oriented_hex(pixels)
     names = ("phase", *(f"phase:{name}" for name in ORIENTATIONS[1:]))
     return [View(name, value, quality) for name, value in zip(names, hashes, strict=True)]

@@ -75,6 +75,7 @@ __all__ = [
     "hash_hex",
     "hashes_hex_dihedral",
     "oriented_hex",
+    "turned",
 ]
 
 #: The reference hashes an image with a side below this as 256 zero bits, quality 0.
@@ -228,6 +229,48 @@ _LUMA_RGB = np.asarray(_LUMA, dtype=np.float64)
 _LUMA_GREY = np.asarray([sum(_LUMA)], dtype=np.float64)
 
 
+def _row_pass(
+    pixels: NDArray[np.uint8], source: NDArray[np.intp], weight: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """``B_H L`` (64 x W luminance) for the rows ``source`` weighted by ``weight``."""
+    h, w = pixels.shape[:2]
+    channels = 1 if pixels.ndim == 2 else pixels.shape[2]
+    flat = np.ascontiguousarray(pixels).reshape(h, w * channels)
+    luma: NDArray[np.float64] = _rows_kernel(
+        flat, channels, source, weight, _LUMA_GREY if channels == 1 else _LUMA_RGB
+    )
+    return luma
+
+
+def _columns(
+    luma: NDArray[np.float64], source: NDArray[np.intp], weight: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """The column pass of ``(B_H L) B_W^T``: each output column the weighted sum of its
+    source columns, taps in order (as ``einsum("ijk,jk->ij", luma[:, source], weight)``)."""
+    rows_out = luma.shape[0]
+    cols_out = source.shape[0]
+    taps = source.shape[1]
+    out = np.empty((rows_out, cols_out), dtype=np.float64)
+    for i in range(rows_out):
+        for j in range(cols_out):
+            total = weight[j, 0] * luma[i, source[j, 0]]
+            for k in range(1, taps):
+                total += weight[j, k] * luma[i, source[j, k]]
+            out[i, j] = total
+    return out
+
+
+_columns_kernel = compile_kernel(_columns)[0]
+
+
+def _column_pass(
+    luma: NDArray[np.float64], source: NDArray[np.intp], weight: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """``(B_H L) B_W^T``: the 64 x 64 image from the row pass' output."""
+    out: NDArray[np.float64] = _columns_kernel(luma, np.ascontiguousarray(source), weight)
+    return out
+
+
 def _reduce_fast(pixels: NDArray[np.uint8]) -> NDArray[np.float64]:
     """The 64x64 filtered, decimated luminance as ``B_H L B_W^T`` (sparse rows), in
     double: exact up to 1e-16, so all disagreement with the reference is its rounding.
@@ -237,13 +280,7 @@ def _reduce_fast(pixels: NDArray[np.uint8]) -> NDArray[np.float64]:
     gather and ``einsum`` it replaced, with the same values bit for bit (tested)."""
     h, w = pixels.shape[:2]
     rows, cols = _plan(h), _plan(w)
-    channels = 1 if pixels.ndim == 2 else pixels.shape[2]
-    flat = np.ascontiguousarray(pixels).reshape(h, w * channels)
-    luma = _rows_kernel(
-        flat, channels, rows.source, rows.weight, _LUMA_GREY if channels == 1 else _LUMA_RGB
-    )
-    out: NDArray[np.float64] = np.einsum("ijk,jk->ij", luma[:, cols.source], cols.weight)
-    return out
+    return _column_pass(_row_pass(pixels, rows.source, rows.weight), cols.source, cols.weight)
 
 
 _BoxOps = tuple[NDArray[np.intp], NDArray[np.float32], NDArray[np.intp], NDArray[np.float32]]
@@ -425,22 +462,76 @@ def hash_hex(pixels: NDArray[np.uint8]) -> tuple[str, int]:
     return _hex(bits), quality
 
 
+# Each orientation, in the reference's dihedral order, as (rows reversed, columns
+# reversed, transposed) of the image: original, turned 90, 180 and 270 degrees (numpy's
+# rot90, counter-clockwise), rows reversed, columns reversed, transposed, and turned
+# 180 degrees then transposed.
+_TURNS: tuple[tuple[bool, bool, bool], ...] = (
+    (False, False, False),
+    (False, True, True),
+    (True, True, False),
+    (True, False, True),
+    (True, False, False),
+    (False, True, False),
+    (False, False, True),
+    (True, True, True),
+)
+
+
+def turned(pixels: NDArray[np.uint8], orientation: int) -> NDArray[np.uint8]:
+    """The image in orientation ``orientation`` (0-7, the reference's dihedral order)."""
+    rows_reversed, columns_reversed, transposed = _TURNS[orientation]
+    out = pixels[::-1] if rows_reversed else pixels
+    out = out[:, ::-1] if columns_reversed else out
+    return out.swapaxes(0, 1) if transposed else out
+
+
 def oriented_hex(pixels: NDArray[np.uint8]) -> tuple[list[str], int]:
-    """The image's PDQ and the 7 other orientations' as hex, from one set of coefficients,
-    and the quality: the first is exactly :func:`hash_hex`'s (the reference's when its
-    median is decided by rounding), the others come from the same coefficients (what a
-    robust lookup asks for a mirrored or turned copy). Unlike :func:`compute_dihedral`,
-    an orientation whose median alone is decided by rounding keeps the fast path's bits:
-    for a query's view, either rounding's are as good, and the plain hash stays the one
-    :func:`hash_hex` gives."""
+    """The PDQ hashes of the image turned into each of the 8 orientations (the
+    reference's dihedral order: see :func:`turned`), as hex, and the plain hash's quality.
+
+    The first is exactly :func:`hash_hex`'s. Each other is the hash the image would have
+    if it were turned first, up to double rounding (that is, what its mirrored or turned
+    copy's plain PDQ is, so a mirrored copy of a banked image is looked up by the banked
+    hash itself): :func:`compute_dihedral`'s sign flips of one set of coefficients are not
+    that, because the reference samples rows ``int((i + 0.5) n / 64)``, which a mirror
+    moves by up to a pixel. Two row passes (rows as they are, and reversed) and four
+    column passes give the four mirrored 64x64 images; transposing them gives the other
+    four. Where the plain hash's median is decided by rounding, the reference gives all 8
+    (:func:`compute_dihedral`'s); below 64 pixels a side each turned image is hashed."""
     arr = _as_pixels(pixels)
-    if min(arr.shape[:2]) < MIN_SIDE:
+    h, w = arr.shape[:2]
+    if min(h, w) < MIN_SIDE:
         return ["0" * 64] * 8, 0
-    coefficients, quality, replayed = _coefficients(arr)
-    if not (replayed or _decided(coefficients)):
+    if min(h, w) < _EXACT_SIDE or (h, w) == (_OUT, _OUT):
+        # the replay (small sides), or a 64x64 input taken unfiltered: turning it turns
+        # its coefficients exactly
+        plain_hex, quality = hash_hex(arr)
+        if min(h, w) < _EXACT_SIDE:
+            return [plain_hex] + [hash_hex(turned(arr, o))[0] for o in range(1, 8)], quality
+        coefficients, quality, _ = _coefficients(arr)
+        return [plain_hex] + [_hex(_bits(c)) for c in _dihedral(coefficients)[1:]], quality
+    rows, cols = _plan(h), _plan(w)
+    by_rows = {
+        False: _row_pass(arr, rows.source, rows.weight),
+        True: _row_pass(arr, (h - 1) - rows.source, rows.weight),
+    }
+    images = {
+        (r, c): _column_pass(by_rows[r], (w - 1) - cols.source if c else cols.source, cols.weight)
+        for r in (False, True)
+        for c in (False, True)
+    }
+    plain = images[False, False]
+    coefficients = _D64 @ plain @ _D64.T
+    quality = _quality(plain.astype(np.float32))
+    if not _decided(coefficients):
         hashes, quality = _reference(arr, dihedral=True)
         return [_hex(b) for b in hashes], quality
-    return [_hex(_bits(c)) for c in _dihedral(coefficients)], quality
+    out = [_hex(_bits(coefficients))]
+    for r, c, transposed in _TURNS[1:]:
+        image = images[r, c]
+        out.append(_hex(_bits(_D64 @ (image.T if transposed else image) @ _D64.T)))
+    return out, quality
 
 
 def hashes_hex_dihedral(pixels: NDArray[np.uint8]) -> tuple[list[str], int]:
