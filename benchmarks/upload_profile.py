@@ -45,10 +45,10 @@ from service import jpeg  # the upload of benchmarks/service.py (same folder)
 
 PARTS = [
     ("decode_image", "JPEG decode (Pillow)"),
-    ("hash_image", "PDQ of the upload (registry)"),
+    ("hash_image", "PDQ of the upload (registry; plain uploads)"),
+    ("oriented_hex", "PDQ of the upload in its 8 orientations (robust)"),
     ("robust_views", "robust views"),
-    ("compute", "PDQ calls, all (registry + views)"),
-    ("compute_dihedral", "  PDQ dihedral calls (views)"),
+    ("_row_pass", "  PDQ row passes (every pixel read)"),
     ("_area", "  area averages (views' reductions)"),
     ("resize", "  resizes (Pillow or OpenCV)"),
     ("_trim_box", "  border search"),
