@@ -255,7 +255,7 @@ def _salient_box(
     pixels is at least 60% of the densest line: text and icons in a screenshot or meme
     frame are too sparse to count.
     """
-    found, x0, y0, x1, y1 = robust_kernels.salient(_rgb(img), tol)
+    found, x0, y0, x1, y1 = robust_kernels.salient(np.ascontiguousarray(_rgb(img)), tol)
     return (int(x0), int(y0), int(x1), int(y1)) if found else None
 
 

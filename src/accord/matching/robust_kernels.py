@@ -301,9 +301,9 @@ _dense = compile_kernel(_dense_py)[0]
 
 
 def _salient_py(arr: Any, tol: Any) -> Any:
-    """robust's ``_salient_box``: (1, x0, y0, x1, y1) of the largest dense rectangle of
-    pixels not within ``tol`` of the median colour of the outermost pixels (on every
-    channel); (0, 0, 0, 0, 0) for none."""
+    """robust's ``_salient_box`` on C-contiguous pixels: (1, x0, y0, x1, y1) of the
+    largest dense rectangle of pixels not within ``tol`` of the median colour of the
+    outermost pixels (on every channel); (0, 0, 0, 0, 0) for none."""
     h, w = arr.shape[0], arr.shape[1]
     hist = np.zeros((3, 256), dtype=np.int64)
     _count_line(hist, arr, 0, 0, 0, 1, w)
@@ -312,20 +312,33 @@ def _salient_py(arr: Any, tol: Any) -> Any:
     _count_line(hist, arr, 0, w - 1, 1, 0, h)
     bg = np.empty(3, dtype=np.int64)
     _hist_median(hist, 2 * (w + h), bg)
-    mask = np.empty((h, w), dtype=np.bool_)
+    # mask: 1 where some channel is more than tol from bg; each row read as one line of
+    # 3 w bytes against per-byte bounds, then three bytes to a pixel (this vectorises)
+    flat = arr.reshape(h, w * 3)
+    low = np.empty(w * 3, dtype=np.int16)
+    high = np.empty(w * 3, dtype=np.int16)
+    for i in range(w * 3):  # clamped to -1 .. 256: the same test on values 0 .. 255
+        low[i] = max(bg[i % 3] - tol, -1)
+        high[i] = min(bg[i % 3] + tol, 256)
+    far = np.empty(w * 3, dtype=np.uint8)
+    mask = np.empty((h, w), dtype=np.uint8)
+    # and the running count of the mask down each column (row r: rows 0 .. r-1), so that
+    # a column's count over any run of rows is one difference
+    down = np.zeros((h + 1, w), dtype=np.int32)
     for r in range(h):
+        row = flat[r]
+        for i in range(w * 3):
+            v = np.int16(row[i])
+            far[i] = (v < low[i]) | (v > high[i])
         for c in range(w):
-            mask[r, c] = not _close(arr, r, c, bg, tol)
+            mask[r, c] = far[3 * c] | far[3 * c + 1] | far[3 * c + 2]
+            down[r + 1, c] = down[r, c] + mask[r, c]
     counts = np.zeros(max(h, w), dtype=np.int64)
     flags = np.zeros(max(h, w), dtype=np.bool_)
     x0, x1, y0, y1 = 0, w, 0, h
     for _ in range(2):
         for c in range(w):
-            counts[c] = 0
-        for r in range(y0, y1):
-            for c in range(w):
-                if mask[r, c]:
-                    counts[c] += 1
+            counts[c] = down[y1, c] - down[y0, c]
         if _dense(counts, w, y1 - y0, flags) > 0:
             x0, x1 = _longest_run(flags, w)
         else:
@@ -333,10 +346,10 @@ def _salient_py(arr: Any, tol: Any) -> Any:
         if x1 - x0 < 8:
             return 0, 0, 0, 0, 0
         for r in range(h):
+            part = mask[r, x0:x1]
             count = 0
-            for c in range(x0, x1):
-                if mask[r, c]:
-                    count += 1
+            for c in range(x1 - x0):
+                count += part[c]
             counts[r] = count
         _dense(counts, h, x1 - x0, flags)
         y0, y1 = _longest_run(flags, h)
