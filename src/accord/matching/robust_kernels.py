@@ -89,11 +89,10 @@ _line_median = compile_kernel(_line_median_py)[0]
 
 def _close_py(arr: Any, r: Any, c: Any, colour: Any, tol: Any) -> Any:
     """Whether every channel of pixel (r, c) is within ``tol`` of ``colour``."""
-    for ch in range(3):
-        d = np.int64(arr[r, c, ch]) - colour[ch]
-        if d > tol or d < -tol:
-            return False
-    return True
+    d0 = abs(np.int64(arr[r, c, 0]) - colour[0])
+    d1 = abs(np.int64(arr[r, c, 1]) - colour[1])
+    d2 = abs(np.int64(arr[r, c, 2]) - colour[2])
+    return max(max(d0, d1), d2) <= tol
 
 
 _close = compile_kernel(_close_py)[0]
