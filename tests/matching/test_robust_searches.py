@@ -394,7 +394,7 @@ def test_the_generated_images_reach_every_outcome() -> None:
     assert 0.1 * len(IMAGES) < frames < 0.9 * len(IMAGES)
 
 
-def test_robust_views_regions_are_the_specification_s() -> None:
+def test_robust_views_reports_the_specification_s_regions() -> None:
     """The regions robust_views reports are the specification's exact boxes."""
     for kind, pixels in IMAGES[:40]:
         if min(pixels.shape[:2]) < 8:
