@@ -26,7 +26,9 @@ area-averaged buffer (PDQ does no further filtering at that size).
 The reductions (working copy, search copy, buffers) are OpenCV's ``INTER_AREA``
 on the decoded array, true area averages that cost 0.03-0.1 ms each; Pillow
 serves only the rare paths (turning an image back, a region smaller than its
-buffer). A view costs about 0.2 ms, so the query cost is
+buffer). The region searches (border, salient rectangle, exact edges, rotation
+fill, frame check) are compiled loops (:mod:`accord.matching.robust_kernels`,
+0.04 ms together on a plain photograph). A view costs about 0.2 ms, so the query cost is
 dominated by the one full-size PDQ hash and by the number of lookups (one per
 view). :func:`robust_views` is the function the matcher calls; :func:`best_match`
 is the reference matching rule (minimum Hamming distance over views) and
@@ -50,6 +52,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from accord.errors import InvalidMedia
+from accord.matching import robust_kernels
 from accord.signals import pdqfast
 
 __all__ = [
@@ -160,6 +163,14 @@ def _as_array(image: Image.Image | NDArray[np.uint8]) -> NDArray[np.uint8]:
     return np.ascontiguousarray(arr[:, :, :3])
 
 
+def _rgb(img: Image.Image | NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """The H x W x 3 uint8 pixels the region searches read (:func:`_as_array`; as they
+    are when they are already so)."""
+    if isinstance(img, np.ndarray) and img.dtype == np.uint8 and img.shape[2:] == (3,):
+        return img
+    return _as_array(img)
+
+
 def _area(
     pixels: NDArray[np.uint8], size: tuple[int, int], box: tuple[int, int, int, int] | None = None
 ) -> NDArray[np.uint8]:
@@ -219,57 +230,8 @@ def reduced(img: Image.Image, side: int) -> Image.Image:
     return img if size is None else img.resize(size, Image.Resampling.BOX)
 
 
-def _channel_max(diff: NDArray[np.int16]) -> NDArray[np.int16]:
-    """The largest of the three channels of each pixel (``diff.max(axis=-1)``, faster:
-    numpy reduces a last axis of three slowly)."""
-    out: NDArray[np.int16] = np.maximum(np.maximum(diff[..., 0], diff[..., 1]), diff[..., 2])
-    return out
-
-
-def _median_colour(pixels: NDArray[np.int16]) -> NDArray[np.int16]:
-    """``np.median(pixels, axis=0).astype(np.int16)`` for a line of pixels (n x 3), by one
-    sort (the same values: the middle one, or the mean of the two middle ones, truncated);
-    twice as fast as ``np.median``, which is called for every side of every search."""
-    ordered = np.sort(pixels, axis=0)
-    mid = len(ordered) // 2
-    out: NDArray[np.int16]
-    if len(ordered) % 2:
-        out = ordered[mid].astype(np.int16)
-    else:
-        out = ((ordered[mid - 1] + ordered[mid].astype(np.float64)) / 2).astype(np.int16)
-    return out
-
-
 def _hash(buffer: NDArray[np.uint8]) -> tuple[str, int]:
     return pdqfast.hash_hex(buffer)
-
-
-def _side_runs(
-    arr: NDArray[np.int16],
-    ratio: float,
-    tol: int,
-    axis: int,
-    from_end: bool,
-    limit: int | None = None,
-) -> int:
-    """How many rows (axis 0) or columns (axis 1) from one edge are border-coloured.
-
-    A line is border if at least ``ratio`` of its pixels are within ``tol`` (per
-    channel) of the median colour of the outermost line.
-    """
-    lines = arr if axis == 0 else arr.transpose(1, 0, 2)
-    if from_end:
-        lines = lines[::-1]
-    lines = lines[: max(1, min(len(lines) // 2, limit or len(lines)))]
-    colour = _median_colour(lines[0])
-    first = _channel_max(np.abs(lines[0] - colour)) <= tol
-    if np.count_nonzero(first) < ratio * first.shape[0]:
-        return 0  # the common case: no border on this side
-    close = _channel_max(np.abs(lines - colour)) <= tol
-    is_border = np.count_nonzero(close, axis=1) >= ratio * close.shape[1]
-    if not is_border[0]:
-        return 0
-    return int(np.argmin(is_border)) if not is_border.all() else len(is_border)
 
 
 def _trim_box(
@@ -280,40 +242,11 @@ def _trim_box(
     passes: int,
     min_trim: float = _MIN_TRIM,
 ) -> tuple[int, int, int, int] | None:
-    """The box left after removing border lines (iteratively, one colour per side per pass)."""
-    arr = np.asarray(img, dtype=np.int16)
-    h, w = arr.shape[:2]
-    top, left, bottom, right = 0, 0, h, w
-    for _ in range(passes):
-        sub = arr[top:bottom, left:right]
-        sh, sw = sub.shape[:2]
-        if sh < 16 or sw < 16:
-            return None
-        t = _side_runs(sub, ratio, tol, 0, from_end=False)
-        b = _side_runs(sub, ratio, tol, 0, from_end=True)
-        lf = _side_runs(sub, ratio, tol, 1, from_end=False)
-        r = _side_runs(sub, ratio, tol, 1, from_end=True)
-        if t + b == 0 and lf + r == 0:
-            break
-        if t + b >= sh - 8 or lf + r >= sw - 8:
-            return None  # a uniform image: nothing inside the border
-        top, bottom, left, right = top + t, bottom - b, left + lf, right - r
-    if (top + h - bottom) < min_trim * h and (left + w - right) < min_trim * w:
-        return None
-    if (bottom - top) < 0.15 * h and (right - left) < 0.15 * w:
-        return None
-    return (left, top, right, bottom)
-
-
-def _longest_run(flags: NDArray[np.bool_]) -> tuple[int, int]:
-    """Start and end (exclusive) of the longest run of True in a 1-D array."""
-    padded = np.concatenate(([False], flags, [False])).astype(np.int8)
-    edges = np.flatnonzero(np.diff(padded))
-    starts, ends = edges[::2], edges[1::2]
-    if len(starts) == 0:
-        return 0, 0
-    i = int(np.argmax(ends - starts))
-    return int(starts[i]), int(ends[i])
+    """The box left after removing border lines (iteratively, one colour per side per pass):
+    lines of at least ``ratio`` of their pixels within ``tol`` of the outermost line's
+    median colour; ``None`` when too little (``min_trim``) or too much would go."""
+    found, left, top, right, bottom = robust_kernels.trim(_rgb(img), ratio, tol, passes, min_trim)
+    return (int(left), int(top), int(right), int(bottom)) if found else None
 
 
 def _salient_box(
@@ -321,35 +254,14 @@ def _salient_box(
 ) -> tuple[int, int, int, int] | None:
     """The largest dense rectangle of non-background pixels (an image inside a frame).
 
-    The background is the median colour of the outermost pixels. Columns, then
-    rows within those columns, then columns within those rows, keep the longest
-    run whose share of non-background pixels is at least 60% of the densest
-    line: text and icons in a screenshot or meme frame are too sparse to count.
+    The background is the median colour of the outermost pixels; a pixel is background
+    when every channel is within ``tol`` of it. Columns, then rows within those columns,
+    then columns within those rows, keep the longest run whose share of non-background
+    pixels is at least 60% of the densest line: text and icons in a screenshot or meme
+    frame are too sparse to count.
     """
-    import cv2
-
-    pixels = np.ascontiguousarray(np.asarray(img, dtype=np.uint8))
-    h, w = pixels.shape[:2]
-    rim = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]]).astype(np.int16)
-    bg = _median_colour(rim)
-    # a pixel is background when every channel is within tol of bg (OpenCV's inRange, the
-    # same test as the largest channel difference <= tol, without int16 copies)
-    lower = tuple(float(v) for v in np.clip(bg - tol, 0, 255))
-    upper = tuple(float(v) for v in np.clip(bg + tol, 0, 255))
-    mask = cv2.inRange(pixels, lower, upper) == 0
-    x0, x1, y0, y1 = 0, w, 0, h
-    for _ in range(2):
-        cols = mask[y0:y1].mean(axis=0)
-        x0, x1 = _longest_run(cols >= 0.6 * cols.max()) if cols.max() > 0 else (0, 0)
-        if x1 - x0 < 8:
-            return None
-        rows = mask[:, x0:x1].mean(axis=1)
-        y0, y1 = _longest_run(rows >= 0.6 * rows.max())
-        if y1 - y0 < 8:
-            return None
-    if (x1 - x0) * (y1 - y0) < 0.1 * w * h or (x1 - x0) * (y1 - y0) > 0.95 * w * h:
-        return None
-    return (x0, y0, x1, y1)
+    found, x0, y0, x1, y1 = robust_kernels.salient(np.ascontiguousarray(_rgb(img)), tol)
+    return (int(x0), int(y0), int(x1), int(y1)) if found else None
 
 
 def _refine(
@@ -373,57 +285,21 @@ def _refine(
         max(0, round(left - 2 * fx)), max(0, round(top - 2 * fy)),
         min(width, round(right + 2 * fx)), min(height, round(bottom + 2 * fy)),
     )  # fmt: skip
-    if isinstance(img, Image.Image):
-        arr = np.asarray(img.crop(outer), dtype=np.int16)
-    else:
-        arr = img[outer[1] : outer[3], outer[0] : outer[2]].astype(np.int16)
     # per side: an exact edge where the widened margin is one colour, else where its
     # background lines give way to the picture (text above a picture in a screenshot), else
     # the coarse edge; only the margin (four reduced pixels wide) is searched, and only on
-    # sides with a margin (a coarse edge inside the image)
+    # sides with a margin (a coarse edge inside the image); read in place, in the box
     ly, lx = int(np.ceil(4 * fy)) + 2, int(np.ceil(4 * fx)) + 2
-    t = _side_runs(arr, 0.9, 24, 0, from_end=False, limit=ly) or (
-        _band_edge(arr, 0.9, 24, 0, from_end=False, limit=ly) if top > 0 else 0
-    )
-    b = _side_runs(arr, 0.9, 24, 0, from_end=True, limit=ly) or (
-        _band_edge(arr, 0.9, 24, 0, from_end=True, limit=ly) if bottom < height else 0
-    )
-    lf = _side_runs(arr, 0.9, 24, 1, from_end=False, limit=lx) or (
-        _band_edge(arr, 0.9, 24, 1, from_end=False, limit=lx) if left > 0 else 0
-    )
-    r = _side_runs(arr, 0.9, 24, 1, from_end=True, limit=lx) or (
-        _band_edge(arr, 0.9, 24, 1, from_end=True, limit=lx) if right < width else 0
-    )
+    t, b, lf, r = robust_kernels.refine_edges(
+        _rgb(img), outer[1], outer[3], outer[0], outer[2], ly, lx,
+        top > 0, bottom < height, left > 0, right < width, 0.9, 24,
+    )  # fmt: skip
     return (
         outer[0] + lf if lf else left,
         outer[1] + t if t else top,
         outer[2] - r if r else right,
         outer[3] - b if b else bottom,
     )
-
-
-def _band_edge(
-    arr: NDArray[np.int16], ratio: float, tol: int, axis: int, from_end: bool, limit: int
-) -> int:
-    """How many lines from one edge precede the picture, when that margin is not one colour.
-
-    The margin's lines are compared with the median colour of its outermost line (the
-    background when the margin is mostly background with some text): the edge is after
-    the last line with at least ``ratio`` of its pixels within ``tol`` of it that two
-    lines clearly not of it (under half) follow. 0 when there is no such line.
-    """
-    lines = arr if axis == 0 else arr.transpose(1, 0, 2)
-    if from_end:
-        lines = lines[::-1]
-    lines = lines[: max(1, min(len(lines) // 2, limit))]
-    if len(lines) < 3:
-        return 0
-    colour = _median_colour(lines[0])
-    share = np.count_nonzero(_channel_max(np.abs(lines - colour)) <= tol, axis=1)
-    background = share >= ratio * lines.shape[1]
-    picture = share < 0.5 * lines.shape[1]
-    found = np.flatnonzero(background[:-2] & picture[1:-1] & picture[2:])
-    return int(found[-1]) + 1 if len(found) else 0
 
 
 def _scaled(
@@ -466,23 +342,17 @@ def rotation_angle(img: Image.Image | NDArray[np.uint8], tol: int = 28) -> float
     left side) for a counter-clockwise turn, h sin t and h cos t for a clockwise
     one; the bottom-right one is its mirror. The ratio of the legs gives t.
     """
-    pixels = np.asarray(img)
-    fill = np.asarray(corner_colour(pixels), dtype=np.int16)
-    # only the outermost lines are read (not the whole image turned to int16):
-    # which of their pixels are of the fill colour
-    top, bottom, left, right = (
-        _channel_max(np.abs(line.astype(np.int16) - fill)) <= tol
-        for line in (pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1])
-    )
+    # only the outermost lines are read: from each end, how many of their pixels are of
+    # the fill colour (within tol of :func:`corner_colour` on every channel)
+    _, runs = robust_kernels.outer_runs(_rgb(img), tol)
+    top, top_r, bottom, bottom_r, left, left_r, right, right_r = (int(v) for v in runs)
     estimates = []
-    for a_close, b_close, ccw_when_a_longer in (
+    for a, b, ccw_when_a_longer in (
         (top, left, True),  # top-left: top row from the left, left column down
-        (bottom[::-1], right[::-1], True),  # bottom-right, its mirror
-        (top[::-1], right, False),  # top-right: top row from the right, right column down
-        (bottom, left[::-1], False),  # bottom-left, its mirror
+        (bottom_r, right_r, True),  # bottom-right, its mirror
+        (top_r, right, False),  # top-right: top row from the right, right column down
+        (bottom, left_r, False),  # bottom-left, its mirror
     ):
-        a = int(np.argmin(a_close)) if not a_close.all() else 0
-        b = int(np.argmin(b_close)) if not b_close.all() else 0
         if min(a, b) < 2:
             continue  # no fill triangle in this corner
         t = float(np.degrees(np.arctan2(min(a, b), max(a, b))))
@@ -497,29 +367,20 @@ def rotation_angle(img: Image.Image | NDArray[np.uint8], tol: int = 28) -> float
 
 
 def corner_colour(img: Image.Image | NDArray[np.uint8]) -> tuple[int, int, int]:
-    arr = np.asarray(img)
-    corners = np.stack([arr[0, 0], arr[0, -1], arr[-1, 0], arr[-1, -1]]).astype(np.int32)
-    r, g, b = (int(v) for v in np.median(corners, axis=0))
+    """The median of the four corner pixels, per channel (truncated to an integer): the
+    fill colour of a rotation with expand."""
+    fill, _ = robust_kernels.outer_runs(_rgb(img), 0)
+    r, g, b = (int(v) for v in fill)
     return (r, g, b)
 
 
-def framed(small: NDArray[np.uint8], tol: int = 24, share: float = 0.8) -> bool:
+def framed(small: Image.Image | NDArray[np.uint8], tol: int = 24, share: float = 0.8) -> bool:
     """Whether an image (its reduced copy) sits in a frame: at least three of its four
     outermost lines have ``share`` of their pixels within ``tol`` of one colour, the same
     for the three. A screenshot's or a meme template's canvas and a rotation's fill
     corners are; a photograph's edges are not, even smooth ones (sky above, ground below:
     each line plain, but not of one colour)."""
-    arr = np.asarray(small, dtype=np.int16)
-    plain: list[NDArray[np.int16]] = []
-    for line in (arr[0], arr[-1], arr[:, 0], arr[:, -1]):
-        colour = _median_colour(line)
-        close = _channel_max(np.abs(line - colour)) <= tol
-        if np.count_nonzero(close) >= share * close.shape[0]:
-            plain.append(colour)
-    return any(
-        sum(int(_channel_max(np.abs(other - colour)) <= tol) for other in plain) >= 3
-        for colour in plain
-    )
+    return bool(robust_kernels.framed(_rgb(small), tol, share))
 
 
 def framed_box(regions: Sequence[Region]) -> tuple[int, int, int, int] | None:
