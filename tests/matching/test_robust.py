@@ -198,3 +198,31 @@ def test_bad_inputs_are_refused() -> None:
         robust.robust_views(np.zeros((4, 4, 3), dtype=np.uint8))
     with pytest.raises(InvalidInput):
         transforms.apply("no-such-family", Image.new("RGB", (32, 32)), np.random.default_rng(0))
+
+
+def _compiled_signatures() -> set[str]:
+    import numba
+
+    from accord.matching import robust_kernels
+
+    found: set[str] = set()
+    for module in (robust_kernels, pdqfast):
+        for name in dir(module):
+            kernel = getattr(module, name)
+            if isinstance(kernel, numba.core.registry.CPUDispatcher):
+                found.update(f"{name}{signature}" for signature in kernel.signatures)
+    return found
+
+
+def test_warm_up_compiles_what_a_photo_lookup_runs(images: list[Image.Image]) -> None:
+    """After :func:`robust.warm_up` (the service runs it as it starts), the views of
+    padded, framed and turned photos, decoded (writeable) or not (read-only), compile
+    nothing more: no upload waits for numba."""
+    robust.warm_up()
+    before = _compiled_signatures()
+    rng = np.random.default_rng(3)
+    for family in ("pad", "frame", "rotate", "dihedral", "overlay"):
+        query, _ = transforms.apply(family, images[2], rng)
+        for pixels in (np.asarray(query), np.array(query)):
+            robust.robust_views(pixels, coarse=True, regions=[])
+    assert _compiled_signatures() == before

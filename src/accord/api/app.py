@@ -7,6 +7,7 @@ route but ``/status`` requires an API key.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,6 +15,7 @@ from fastapi import FastAPI
 
 from accord import __version__
 from accord.api.errors import install_error_handlers
+from accord.matching import robust
 from accord.runtime import Accord
 
 __all__ = ["create_app"]
@@ -33,6 +35,8 @@ def create_app(
         if start_matcher:
             accord.matcher.start()
             accord.webhooks.start()  # moderation webhooks (a no-op when none are configured)
+            # the photo lookup's compiled kernels, loaded before the first upload needs them
+            threading.Thread(target=robust.warm_up, name="accord-warm-up", daemon=True).start()
         issuer = None
         if accord.settings.ledger_checkpoint_seconds > 0:
             from accord.ledger.service import CheckpointIssuer
