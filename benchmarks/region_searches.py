@@ -82,10 +82,12 @@ def main() -> None:
     print(f"{rounds} rounds of {calls} calls per side, alternated; CPU ms per robust_views")
     print(f"{'image':>14} {'size':>10} {'numpy':>8} {'compiled':>9} {'saved':>7} {'ratio':>6}")
     for name, pixels in images().items():
-        plain = robust.pdqfast.hash_hex(pixels)
+        oriented = robust.pdqfast.oriented_hex(pixels)
 
-        def call(pixels: np.ndarray = pixels, plain: tuple[str, int] = plain) -> list[Any]:
-            return robust.robust_views(pixels, plain=plain, coarse=True, regions=[])
+        def call(
+            pixels: np.ndarray = pixels, oriented: tuple[list[str], int] = oriented
+        ) -> list[Any]:
+            return robust.robust_views(pixels, oriented=oriented, coarse=True, regions=[])
 
         with numpy_searches():
             expected = call()
