@@ -194,11 +194,12 @@ def test_images_whose_bits_are_rounding_agree_exactly(px: Pixels) -> None:
     "px",
     [
         np.full((300, 200, 3), 120, dtype=np.uint8),
+        np.full((64, 64, 3), 7, dtype=np.uint8),
         _stripes(256, 333),
         _stripes(333, 256).transpose(1, 0, 2),
         np.full((4, 9, 3), 50, dtype=np.uint8),
     ],
-    ids=["flat", "stripes", "bands", "below-five"],
+    ids=["flat", "flat-64", "stripes", "bands", "below-five"],
 )
 def test_oriented_hashes_of_rounding_images_start_with_the_plain_hash(px: Pixels) -> None:
     """Where rounding decides the bits, the plain hash of :func:`pdqfast.oriented_hex` is

@@ -60,6 +60,7 @@ reference does, so the 8 hashes cost one hash.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -375,8 +376,13 @@ def _coefficients(pixels: NDArray[np.uint8]) -> tuple[NDArray[np.floating], int,
     # the box filter, whose window is then 1 pixel: the same values up to float32
     # rounding of a running sum).
     fine = _luma_exact(pixels) if (h, w) == (_OUT, _OUT) else _reduce_fast(pixels)
-    image = fine.astype(np.float64)
-    return _D64 @ image @ _D64.T, _quality(fine.astype(np.float32)), False
+    return _dct(fine), _quality(fine.astype(np.float32)), False
+
+
+def _dct(image: NDArray[np.floating]) -> NDArray[np.float64]:
+    """The fast path's 16x16 DCT ``D X D^T`` of a 64x64 image, in double."""
+    out: NDArray[np.float64] = _D64 @ image.astype(np.float64) @ _D64.T
+    return out
 
 
 def _decided(coefficients: NDArray[np.floating]) -> bool:
@@ -504,35 +510,37 @@ def oriented_hex(pixels: NDArray[np.uint8]) -> tuple[list[str], int]:
     h, w = arr.shape[:2]
     if min(h, w) < MIN_SIDE:
         return ["0" * 64] * 8, 0
-    if min(h, w) < _EXACT_SIDE or (h, w) == (_OUT, _OUT):
-        # the replay (small sides), or a 64x64 input taken unfiltered: turning it turns
-        # its coefficients exactly
+    if min(h, w) < _EXACT_SIDE:  # the replay: each turned image hashed as itself
         plain_hex, quality = hash_hex(arr)
-        if min(h, w) < _EXACT_SIDE:
-            return [plain_hex] + [hash_hex(turned(arr, o))[0] for o in range(1, 8)], quality
+        return [plain_hex] + [hash_hex(turned(arr, o))[0] for o in range(1, 8)], quality
+    oriented: Sequence[NDArray[np.floating]]
+    if (h, w) == (_OUT, _OUT):
+        # a 64x64 input is taken unfiltered: turning it turns its coefficients exactly
         coefficients, quality, _ = _coefficients(arr)
-        return [plain_hex] + [_hex(_bits(c)) for c in _dihedral(coefficients)[1:]], quality
-    rows, cols = _plan(h), _plan(w)
-    by_rows = {
-        False: _row_pass(arr, rows.source, rows.weight),
-        True: _row_pass(arr, (h - 1) - rows.source, rows.weight),
-    }
-    images = {
-        (r, c): _column_pass(by_rows[r], (w - 1) - cols.source if c else cols.source, cols.weight)
-        for r in (False, True)
-        for c in (False, True)
-    }
-    plain = images[False, False]
-    coefficients = _D64 @ plain @ _D64.T
-    quality = _quality(plain.astype(np.float32))
+        oriented = _dihedral(coefficients)
+    else:
+        rows, cols = _plan(h), _plan(w)
+        by_rows = {
+            False: _row_pass(arr, rows.source, rows.weight),
+            True: _row_pass(arr, (h - 1) - rows.source, rows.weight),
+        }
+        images = {
+            (r, c): _column_pass(
+                by_rows[r], (w - 1) - cols.source if c else cols.source, cols.weight
+            )
+            for r in (False, True)
+            for c in (False, True)
+        }
+        plain = images[False, False]
+        coefficients = _dct(plain)
+        quality = _quality(plain.astype(np.float32))
+        oriented = [coefficients] + [
+            _dct(images[r, c].T if transposed else images[r, c]) for r, c, transposed in _TURNS[1:]
+        ]
     if not _decided(coefficients):
         hashes, quality = _reference(arr, dihedral=True)
         return [_hex(b) for b in hashes], quality
-    out = [_hex(_bits(coefficients))]
-    for r, c, transposed in _TURNS[1:]:
-        image = images[r, c]
-        out.append(_hex(_bits(_D64 @ (image.T if transposed else image) @ _D64.T)))
-    return out, quality
+    return [_hex(_bits(c)) for c in oriented], quality
 
 
 def hashes_hex_dihedral(pixels: NDArray[np.uint8]) -> tuple[list[str], int]:
