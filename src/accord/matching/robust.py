@@ -507,9 +507,11 @@ def warm_up() -> None:
     canvas = np.full((200, 160, 3), 250, dtype=np.uint8)
     canvas[40:160, 35:125] = picture
     canvas[5:12, 10:150] = 20  # a line of "text" above the picture
+    # numba compiles for read-only arrays (np.asarray of a Pillow image) apart from
+    # writeable ones (a decoded upload): both
     frozen = canvas.copy()
-    frozen.flags.writeable = False  # numba compiles read-only arrays (np.asarray of a
-    for pixels in (canvas, frozen):  # Pillow image) apart from writeable ones
+    frozen.flags.writeable = False
+    for pixels in (canvas, frozen):
         robust_views(pixels, coarse=True, regions=[])
 
 
